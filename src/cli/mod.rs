@@ -1,0 +1,68 @@
+//! The command line: clap definitions, global options and dispatch to one file per subcommand.
+//!
+//! This is the only module that imports clap, and (through [`output`]) the only one that
+//! writes to stdout or stderr.
+
+pub mod output;
+mod schema;
+mod validate;
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::exit::{Exit, EXIT_CODES_HELP};
+
+/// Keep the users of a Matrix Authentication Service in Git
+#[derive(Debug, Parser)]
+#[command(name = "masctl", version, about, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    Validate(validate::ValidateArgs),
+    Schema(schema::SchemaArgs),
+}
+
+/// Parses the process arguments, runs the command and returns how it ended.
+#[must_use]
+pub fn main() -> Exit {
+    let matches = match Cli::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(error) => return output::clap_error(&error),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => return output::clap_error(&error),
+    };
+    match run(cli) {
+        Ok(exit) => exit,
+        Err(report) => {
+            output::report(&report);
+            Exit::Error
+        }
+    }
+}
+
+/// Runs a parsed command line.
+///
+/// # Errors
+/// Returns the diagnostic to print for any failure that maps to exit code 1.
+pub fn run(cli: Cli) -> miette::Result<Exit> {
+    match cli.command {
+        Command::Validate(args) => validate::run(&args),
+        Command::Schema(args) => schema::run(&args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,58 @@
+//! A string that must never be printed, logged or serialised.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+use zeroize::Zeroizing;
+
+/// A secret value (plaintext password, pepper, password hash, shared secret).
+///
+/// `Debug`, `Display` and `Serialize` all print `<redacted>`; the memory is zeroed on drop.
+/// The only way to read the value is [`Secret::expose`], which makes every use greppable.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    /// Wraps a secret value.
+    #[must_use]
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(Zeroizing::new(value.into()))
+    }
+
+    /// Returns the secret itself. Call it only where the value is consumed (hashing, SQL).
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("<redacted>")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn never_prints_the_value() {
+        let secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret:?} {secret}"), "<redacted> <redacted>");
+        assert_eq!(serde_json::to_string(&secret).expect("serialises"), "\"<redacted>\"");
+        assert_eq!(secret.expose(), "hunter2");
+    }
+}
