@@ -111,7 +111,7 @@ pub fn fold_case(value: &str) -> String {
 /// An email address, validated like MAS's `lettre::Address` and stored verbatim.
 ///
 /// Comparison with database rows is case-insensitive ([`EmailAddress::folded`]), as MAS's is.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct EmailAddress(String);
 

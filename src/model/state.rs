@@ -68,6 +68,8 @@ pub enum PasswordSource {
     Env(String),
     /// The plaintext is the content of this file, without one trailing newline.
     File(PathBuf),
+    /// The plaintext is written in the manifest itself (accepted only when explicitly allowed).
+    Literal(Secret),
     /// A ready-made hash, written to `user_passwords` as is.
     Hash {
         /// The PHC (or bcrypt) string.

@@ -1,0 +1,164 @@
+//! `plan`: desired state × actual state × facts → [`Plan`]. Pure, total and deterministic.
+//!
+//! Users come first in manifest order, then unlisted users (when pruning), then tokens in
+//! manifest order, then unlisted tokens. Problems that only show against the database (an
+//! unknown provider, a subject linked to someone else) are all collected and reported at the
+//! manifest node that caused them.
+
+use std::collections::{HashMap, HashSet};
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+use thiserror::Error;
+
+use super::fingerprint::Basis;
+use super::{prune, tokens, users, Facts, Plan};
+use crate::model::state::{ActualState, ActualUser, DesiredState};
+use crate::model::{fold_case, Origin, ProviderId, UserId, Username};
+
+/// Problems that make a manifest impossible to plan against this database.
+#[derive(Debug, Error, Diagnostic)]
+#[error("the manifest cannot be applied to this database ({} problem{})", issues.len(), if issues.len() == 1 { "" } else { "s" })]
+#[diagnostic(code(masctl::plan::invalid))]
+pub struct PlanError {
+    /// Every problem found.
+    #[related]
+    pub issues: Vec<PlanIssue>,
+}
+
+/// One problem, located at the manifest node that caused it.
+#[derive(Debug, Error, Diagnostic)]
+#[error("{message}")]
+#[diagnostic(code(masctl::plan::conflict))]
+pub struct PlanIssue {
+    /// What is wrong.
+    pub message: String,
+    #[source_code]
+    source_code: NamedSource<String>,
+    #[label("{label}")]
+    span: SourceSpan,
+    label: String,
+    /// How to fix it.
+    #[help]
+    pub help: Option<String>,
+}
+
+impl PlanIssue {
+    pub(crate) fn at(origin: &Origin, message: String, label: &str, help: Option<String>) -> Self {
+        Self {
+            message,
+            source_code: origin.source.named_source(),
+            span: origin.span,
+            label: label.to_owned(),
+            help,
+        }
+    }
+}
+
+/// Read-only lookups over the actual state, built once per plan.
+pub(crate) struct Index<'a> {
+    by_folded_name: HashMap<String, Vec<&'a ActualUser>>,
+    link_owners: HashMap<(ProviderId, &'a str), &'a ActualUser>,
+    pub(crate) providers: HashMap<ProviderId, &'a crate::model::state::ActualProvider>,
+}
+
+/// The result of looking a manifest username up the way MAS does.
+pub(crate) enum Lookup<'a> {
+    Found(&'a ActualUser),
+    Missing,
+    Ambiguous(Vec<&'a str>),
+}
+
+impl<'a> Index<'a> {
+    fn new(actual: &'a ActualState) -> Self {
+        let mut by_folded_name: HashMap<String, Vec<&ActualUser>> = HashMap::with_capacity(actual.users.len());
+        let mut link_owners = HashMap::new();
+        for user in &actual.users {
+            by_folded_name.entry(user.username.folded()).or_default().push(user);
+            for link in &user.upstream_links {
+                link_owners.insert((link.provider, link.subject.as_str()), user);
+            }
+        }
+        let providers = actual.providers.iter().map(|p| (p.id, p)).collect();
+        Self { by_folded_name, link_owners, providers }
+    }
+
+    /// Finds a user like MAS's `find_by_username`: one case-insensitive hit is the user; among
+    /// several, only an exact spelling counts.
+    pub(crate) fn find_user(&self, username: &Username) -> Lookup<'a> {
+        match self.by_folded_name.get(&username.folded()).map(Vec::as_slice) {
+            None | Some([]) => Lookup::Missing,
+            Some([only]) => Lookup::Found(only),
+            Some(several) => several
+                .iter()
+                .find(|user| user.username.as_str() == username.as_str())
+                .map_or_else(
+                    || Lookup::Ambiguous(several.iter().map(|u| u.username.as_str()).collect()),
+                    |user| Lookup::Found(user),
+                ),
+        }
+    }
+
+    /// Returns the user who holds the link `(provider, subject)`, if anyone does.
+    pub(crate) fn link_owner(&self, provider: ProviderId, subject: &str) -> Option<&'a ActualUser> {
+        self.link_owners.get(&(provider, subject)).copied()
+    }
+}
+
+/// What the per-resource planners append to.
+pub(crate) struct Builder {
+    pub(crate) changes: Vec<super::Change>,
+    pub(crate) notes: Vec<String>,
+    pub(crate) issues: Vec<PlanIssue>,
+    pub(crate) basis: Basis,
+}
+
+/// Computes the plan that makes `actual` what `desired` asks for.
+///
+/// # Errors
+/// Returns every manifest node that cannot be satisfied against this database (unknown or
+/// disabled upstream provider, a subject linked to another user, an ambiguous username).
+pub fn plan(desired: &DesiredState, actual: &ActualState, facts: &Facts) -> Result<Plan, PlanError> {
+    let index = Index::new(actual);
+    let mut builder = Builder { changes: Vec::new(), notes: Vec::new(), issues: Vec::new(), basis: Basis::new() };
+    let mut matched: HashSet<UserId> = HashSet::with_capacity(desired.users.len());
+
+    for (username, want) in &desired.users {
+        match index.find_user(username) {
+            super::planner::Lookup::Found(user) => {
+                matched.insert(user.id);
+                builder.basis.add("user", user);
+                users::plan_existing(&mut builder, &index, user, want, facts);
+            }
+            super::planner::Lookup::Missing => {
+                builder.basis.add_absent("user", &fold_case(username.as_str()));
+                users::plan_new(&mut builder, &index, username, want, facts);
+            }
+            super::planner::Lookup::Ambiguous(candidates) => builder.issues.push(PlanIssue::at(
+                &want.origin,
+                format!(
+                    "`{username}` matches several users that differ only in case ({}), none spelled exactly like this",
+                    candidates.join(", ")
+                ),
+                "ambiguous username",
+                Some("spell the username exactly as it is stored".to_owned()),
+            )),
+        }
+    }
+    users::note_display_names(&mut builder, desired, facts);
+    prune::plan_users(&mut builder, desired, actual, &matched);
+    let matched_tokens = tokens::plan(&mut builder, desired, actual);
+    prune::plan_tokens(&mut builder, desired, actual, &matched_tokens);
+    for provider in &actual.providers {
+        builder.basis.add("provider", provider);
+    }
+
+    if !builder.issues.is_empty() {
+        return Err(PlanError { issues: builder.issues });
+    }
+    Ok(Plan {
+        changes: builder.changes,
+        notes: builder.notes,
+        basis: builder.basis.finish(),
+        managed_objects: actual.users.len() + actual.registration_tokens.len(),
+    })
+}
