@@ -1,0 +1,103 @@
+//! The plan as people read it: one block per object (`+` create, `~` change, `-` lock,
+//! deactivate or revoke) with a unified diff of its YAML, the MAS jobs it schedules, the notes,
+//! and a one-line summary. Colour is optional and only ever decorates; the text alone is complete.
+
+use std::fmt::Write;
+
+use anstyle::{AnsiColor, Style};
+use similar::{ChangeTag, TextDiff};
+
+use super::view::{object_diffs, ObjectKind};
+use crate::model::state::ActualState;
+use crate::plan::{Change, Plan, Summary};
+
+/// Renders `plan` against the snapshot it was computed from.
+#[must_use]
+pub fn render(plan: &Plan, actual: &ActualState, color: bool) -> String {
+    let paint = Painter { color };
+    let mut out = String::new();
+    for object in object_diffs(plan, actual) {
+        let (sign, style) = match object.kind {
+            ObjectKind::Create => ('+', AnsiColor::Green),
+            ObjectKind::Change => ('~', AnsiColor::Yellow),
+            ObjectKind::Remove => ('-', AnsiColor::Red),
+        };
+        let _ = writeln!(out, "{}", paint.bold(&format!("{sign} {}", object.title), style));
+        let diff = TextDiff::from_lines(&object.before, &object.after);
+        for line in diff.iter_all_changes() {
+            let text = line.value().trim_end_matches('\n');
+            let rendered = match line.tag() {
+                ChangeTag::Equal => format!("      {text}"),
+                ChangeTag::Insert => paint.fg(&format!("    + {text}"), AnsiColor::Green),
+                ChangeTag::Delete => paint.fg(&format!("    - {text}"), AnsiColor::Red),
+            };
+            let _ = writeln!(out, "{rendered}");
+        }
+        for job in object.changes.iter().filter_map(|change| job_of(change)) {
+            let _ = writeln!(out, "{}", paint.dim(&format!("    job: {job}")));
+        }
+        out.push('\n');
+    }
+    for note in &plan.notes {
+        let _ = writeln!(out, "{}", paint.dim(&format!("note: {note}")));
+    }
+    let _ = writeln!(out, "{}", paint.bold(&summary_line(&plan.summary()), AnsiColor::White));
+    out
+}
+
+/// Returns the summary line, e.g. `Plan: 3 to create, 2 to change, 1 to deactivate.`
+#[must_use]
+pub fn summary_line(summary: &Summary) -> String {
+    let Summary { create, change, lock, deactivate, revoke } = *summary;
+    if create + change + lock + deactivate + revoke == 0 {
+        return "No changes. The database matches the manifest.".to_owned();
+    }
+    let mut parts = vec![format!("{create} to create"), format!("{change} to change")];
+    for (count, verb) in [(lock, "lock"), (deactivate, "deactivate"), (revoke, "revoke")] {
+        if count > 0 {
+            parts.push(format!("{count} to {verb}"));
+        }
+    }
+    format!("Plan: {}.", parts.join(", "))
+}
+
+/// Names the MAS queue job a change schedules, if any.
+fn job_of(change: &Change) -> Option<String> {
+    match change {
+        Change::CreateUser(new) => Some(match &new.display_name {
+            Some(name) => format!("provision-user (set display name {name:?})"),
+            None => "provision-user".to_owned(),
+        }),
+        Change::ProvisionUser { set_display_name: Some(name), .. } => Some(format!("provision-user (set display name {name:?})")),
+        Change::ProvisionUser { set_display_name: None, .. } => Some("provision-user".to_owned()),
+        Change::DeactivateUser { .. } => Some("deactivate-user".to_owned()),
+        Change::ReactivateUser { .. } => Some("reactivate-user".to_owned()),
+        _ => None,
+    }
+}
+
+struct Painter {
+    color: bool,
+}
+
+impl Painter {
+    fn paint(&self, text: &str, style: Style) -> String {
+        if self.color {
+            format!("{}{text}{}", style.render(), style.render_reset())
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn fg(&self, text: &str, color: AnsiColor) -> String {
+        self.paint(text, Style::new().fg_color(Some(color.into())))
+    }
+
+    fn bold(&self, text: &str, color: AnsiColor) -> String {
+        self.paint(text, Style::new().bold().fg_color(Some(color.into())))
+    }
+
+    fn dim(&self, text: &str) -> String {
+        self.paint(text, Style::new().dimmed())
+    }
+}

@@ -1,0 +1,43 @@
+//! The plan for machines: a stable, versioned JSON document.
+//!
+//! ```json
+//! { "format_version": 1, "summary": {"create": 1, "change": 0, "lock": 0, "deactivate": 0, "revoke": 0},
+//!   "changes": [{"type": "create_user", "username": "alice", …}], "notes": [], "basis": "<sha256>" }
+//! ```
+//! `changes[].type` is one of the snake_case names of [`crate::plan::Change`]'s variants. Adding a
+//! field is not a breaking change; renaming or removing one bumps `format_version`.
+
+use serde::Serialize;
+
+use crate::plan::{Change, Plan, Summary};
+
+/// The current version of the JSON format.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct Document<'a> {
+    format_version: u32,
+    summary: Summary,
+    changes: &'a [Change],
+    notes: &'a [String],
+    basis: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    applied: Option<bool>,
+}
+
+/// Renders a plan (`applied: None`) or the result of an apply (`applied: Some(..)`).
+#[must_use]
+pub fn render(plan: &Plan, applied: Option<bool>) -> String {
+    let document = Document {
+        format_version: FORMAT_VERSION,
+        summary: plan.summary(),
+        changes: &plan.changes,
+        notes: &plan.notes,
+        basis: &plan.basis.0,
+        applied,
+    };
+    // A plan holds only strings, numbers and lists: serialising it cannot fail.
+    let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
+    text.push('\n');
+    text
+}
