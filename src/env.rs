@@ -20,7 +20,10 @@ pub trait Clock: Send + Sync {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    #[expect(clippy::disallowed_methods, reason = "the one place that reads the wall clock")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the one place that reads the wall clock"
+    )]
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
     }
@@ -37,13 +40,19 @@ impl MockClock {
     /// Returns a clock whose first reading is `start`.
     #[must_use]
     pub fn new(start: DateTime<Utc>) -> Self {
-        Self { next: Mutex::new(start) }
+        Self {
+            next: Mutex::new(start),
+        }
     }
 
     /// Returns a clock starting at 2026-01-01T00:00:00Z.
     #[must_use]
     pub fn default_start() -> Self {
-        Self::new(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().unwrap_or_default())
+        Self::new(
+            Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+                .single()
+                .unwrap_or_default(),
+        )
     }
 }
 
@@ -82,7 +91,10 @@ impl Env {
     /// Returns a reproducible environment for tests.
     #[must_use]
     pub fn fixed(clock: Arc<dyn Clock>, seed: u64) -> Self {
-        Self { clock, rng: Arc::new(Mutex::new(ChaCha20Rng::seed_from_u64(seed))) }
+        Self {
+            clock,
+            rng: Arc::new(Mutex::new(ChaCha20Rng::seed_from_u64(seed))),
+        }
     }
 
     /// Returns a reproducible environment with a [`MockClock`] at its default start.

@@ -70,7 +70,10 @@ mod tests {
             Exit::StalePlan,
             Exit::LockTimeout,
         ] {
-            assert!(EXIT_CODES_HELP.contains(&format!("  {}  ", exit.code())), "{exit:?}");
+            assert!(
+                EXIT_CODES_HELP.contains(&format!("  {}  ", exit.code())),
+                "{exit:?}"
+            );
         }
     }
 }

@@ -39,7 +39,10 @@ mod tests {
     fn uuid_and_ulid_share_their_bits() {
         // The example from mas-facts §3.
         let ulid: Ulid = "01ARZ3NDEKTSV4RRFFQ69G5FAV".parse().expect("valid ULID");
-        assert_eq!(to_uuid(ulid).to_string(), "01563e3a-b5d3-d676-4c61-efb99302bd5b");
+        assert_eq!(
+            to_uuid(ulid).to_string(),
+            "01563e3a-b5d3-d676-4c61-efb99302bd5b"
+        );
         assert_eq!(from_uuid(to_uuid(ulid)), ulid);
         assert_eq!(ulid.timestamp_ms(), 1_469_922_850_259);
     }

@@ -52,7 +52,10 @@ mod tests {
     fn never_prints_the_value() {
         let secret = Secret::new("hunter2");
         assert_eq!(format!("{secret:?} {secret}"), "<redacted> <redacted>");
-        assert_eq!(serde_json::to_string(&secret).expect("serialises"), "\"<redacted>\"");
+        assert_eq!(
+            serde_json::to_string(&secret).expect("serialises"),
+            "\"<redacted>\""
+        );
         assert_eq!(secret.expose(), "hunter2");
     }
 }

@@ -20,7 +20,9 @@ pub(crate) struct Basis {
 
 impl Basis {
     pub(crate) fn new() -> Self {
-        Self { hasher: Sha256::new() }
+        Self {
+            hasher: Sha256::new(),
+        }
     }
 
     /// Adds one consulted object, tagged with its kind so that different objects never collide.
@@ -29,7 +31,8 @@ impl Basis {
         self.hasher.update([0]);
         // Serialising model types cannot fail (no maps with non-string keys, no custom errors);
         // should it ever, the error text still makes the digest differ, which is the safe side.
-        let bytes = serde_json::to_vec(value).unwrap_or_else(|error| error.to_string().into_bytes());
+        let bytes =
+            serde_json::to_vec(value).unwrap_or_else(|error| error.to_string().into_bytes());
         self.hasher.update(&bytes);
         self.hasher.update([0xFF]);
     }

@@ -14,7 +14,10 @@ use crate::model::state::{DesiredState, PruneTokens, PruneUsers};
 pub enum GuardViolation {
     /// More deactivations than `guards.max_deactivations`.
     #[error("guard max_deactivations refused the plan: it deactivates {count} users, the limit is {limit}")]
-    #[diagnostic(code(masctl::guard::max_deactivations), help("review the plan; pass --allow-destructive if it is intended"))]
+    #[diagnostic(
+        code(masctl::guard::max_deactivations),
+        help("review the plan; pass --allow-destructive if it is intended")
+    )]
     Deactivations {
         /// Users the plan deactivates.
         count: usize,
@@ -23,7 +26,10 @@ pub enum GuardViolation {
     },
     /// More locks than `guards.max_locks`.
     #[error("guard max_locks refused the plan: it locks {count} users, the limit is {limit}")]
-    #[diagnostic(code(masctl::guard::max_locks), help("review the plan; pass --allow-destructive if it is intended"))]
+    #[diagnostic(
+        code(masctl::guard::max_locks),
+        help("review the plan; pass --allow-destructive if it is intended")
+    )]
     Locks {
         /// Users the plan locks.
         count: usize,
@@ -32,7 +38,10 @@ pub enum GuardViolation {
     },
     /// Destructive changes touch more than `guards.max_destructive_percent` of the objects.
     #[error("guard max_destructive_percent refused the plan: it makes destructive changes to {count} of {total} objects ({percent:.1}%), the limit is {limit}%")]
-    #[diagnostic(code(masctl::guard::max_destructive_percent), help("review the plan; pass --allow-destructive if it is intended"))]
+    #[diagnostic(
+        code(masctl::guard::max_destructive_percent),
+        help("review the plan; pass --allow-destructive if it is intended")
+    )]
     DestructivePercent {
         /// Objects with at least one destructive change.
         count: usize,
@@ -45,7 +54,10 @@ pub enum GuardViolation {
     },
     /// The manifest lists nothing, yet asks to prune.
     #[error("refusing an empty manifest with pruning on: it would lock, deactivate or revoke everything")]
-    #[diagnostic(code(masctl::guard::empty_manifest), help("list at least one user or token, or set prune to ignore"))]
+    #[diagnostic(
+        code(masctl::guard::empty_manifest),
+        help("list at least one user or token, or set prune to ignore")
+    )]
     EmptyManifest,
 }
 
@@ -53,8 +65,13 @@ pub enum GuardViolation {
 ///
 /// # Errors
 /// Returns the first guard the plan violates.
-pub fn check_guards(plan: &Plan, desired: &DesiredState, allow_destructive: bool) -> Result<(), GuardViolation> {
-    let prunes = desired.prune.users != PruneUsers::Ignore || desired.prune.registration_tokens != PruneTokens::Ignore;
+pub fn check_guards(
+    plan: &Plan,
+    desired: &DesiredState,
+    allow_destructive: bool,
+) -> Result<(), GuardViolation> {
+    let prunes = desired.prune.users != PruneUsers::Ignore
+        || desired.prune.registration_tokens != PruneTokens::Ignore;
     if prunes && desired.users.is_empty() && desired.registration_tokens.is_empty() {
         return Err(GuardViolation::EmptyManifest);
     }
@@ -62,29 +79,45 @@ pub fn check_guards(plan: &Plan, desired: &DesiredState, allow_destructive: bool
         return Ok(());
     }
     let guards = desired.guards;
-    let count = |wanted: fn(&Change) -> bool| plan.changes.iter().filter(|change| wanted(change)).count();
+    let count =
+        |wanted: fn(&Change) -> bool| plan.changes.iter().filter(|change| wanted(change)).count();
     let deactivations = count(|change| matches!(change, Change::DeactivateUser { .. }));
     if let Some(limit) = guards.max_deactivations {
         if deactivations > limit as usize {
-            return Err(GuardViolation::Deactivations { count: deactivations, limit });
+            return Err(GuardViolation::Deactivations {
+                count: deactivations,
+                limit,
+            });
         }
     }
     let locks = count(|change| matches!(change, Change::LockUser { .. }));
     if let Some(limit) = guards.max_locks {
         if locks > limit as usize {
-            return Err(GuardViolation::Locks { count: locks, limit });
+            return Err(GuardViolation::Locks {
+                count: locks,
+                limit,
+            });
         }
     }
     if let Some(limit) = guards.max_destructive_percent {
-        let objects: HashSet<String> =
-            plan.changes.iter().filter(|change| change.is_destructive()).map(Change::object_key).collect();
+        let objects: HashSet<String> = plan
+            .changes
+            .iter()
+            .filter(|change| change.is_destructive())
+            .map(Change::object_key)
+            .collect();
         let total = plan.managed_objects.max(1);
         // Compared in integers: count/total > limit/100, with no rounding that a small set
         // could slip through.
         if objects.len() * 100 > usize::from(limit) * total {
             #[expect(clippy::cast_precision_loss, reason = "a percentage for display")]
             let percent = objects.len() as f64 * 100.0 / total as f64;
-            return Err(GuardViolation::DestructivePercent { count: objects.len(), total, percent, limit });
+            return Err(GuardViolation::DestructivePercent {
+                count: objects.len(),
+                total,
+                percent,
+                limit,
+            });
         }
     }
     Ok(())

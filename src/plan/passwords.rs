@@ -7,16 +7,30 @@ use crate::model::state::{ActualUser, DesiredPassword, DesiredUser, PasswordSour
 use crate::model::PasswordPolicy;
 
 /// Appends a `SetPassword` when the user's current password must change.
-pub(crate) fn plan(builder: &mut Builder, user: &UserRef, actual: &ActualUser, want: &DesiredUser, facts: &Facts) {
+pub(crate) fn plan(
+    builder: &mut Builder,
+    user: &UserRef,
+    actual: &ActualUser,
+    want: &DesiredUser,
+    facts: &Facts,
+) {
     let Some(password) = &want.password else {
         return;
     };
     if needs_write(actual, password, want.password_policy, facts) {
-        builder.changes.push(Change::SetPassword { user: user.clone(), password: write_of(password) });
+        builder.changes.push(Change::SetPassword {
+            user: user.clone(),
+            password: write_of(password),
+        });
     }
 }
 
-fn needs_write(actual: &ActualUser, password: &DesiredPassword, policy: PasswordPolicy, facts: &Facts) -> bool {
+fn needs_write(
+    actual: &ActualUser,
+    password: &DesiredPassword,
+    policy: PasswordPolicy,
+    facts: &Facts,
+) -> bool {
     let Some(current) = &actual.password else {
         return true;
     };

@@ -70,22 +70,34 @@ pub(crate) enum Lookup<'a> {
 
 impl<'a> Index<'a> {
     fn new(actual: &'a ActualState) -> Self {
-        let mut by_folded_name: HashMap<String, Vec<&ActualUser>> = HashMap::with_capacity(actual.users.len());
+        let mut by_folded_name: HashMap<String, Vec<&ActualUser>> =
+            HashMap::with_capacity(actual.users.len());
         let mut link_owners = HashMap::new();
         for user in &actual.users {
-            by_folded_name.entry(user.username.folded()).or_default().push(user);
+            by_folded_name
+                .entry(user.username.folded())
+                .or_default()
+                .push(user);
             for link in &user.upstream_links {
                 link_owners.insert((link.provider, link.subject.as_str()), user);
             }
         }
         let providers = actual.providers.iter().map(|p| (p.id, p)).collect();
-        Self { by_folded_name, link_owners, providers }
+        Self {
+            by_folded_name,
+            link_owners,
+            providers,
+        }
     }
 
     /// Finds a user like MAS's `find_by_username`: one case-insensitive hit is the user; among
     /// several, only an exact spelling counts.
     pub(crate) fn find_user(&self, username: &Username) -> Lookup<'a> {
-        match self.by_folded_name.get(&username.folded()).map(Vec::as_slice) {
+        match self
+            .by_folded_name
+            .get(&username.folded())
+            .map(Vec::as_slice)
+        {
             None | Some([]) => Lookup::Missing,
             Some([only]) => Lookup::Found(only),
             Some(several) => several
@@ -117,9 +129,18 @@ pub(crate) struct Builder {
 /// # Errors
 /// Returns every manifest node that cannot be satisfied against this database (unknown or
 /// disabled upstream provider, a subject linked to another user, an ambiguous username).
-pub fn plan(desired: &DesiredState, actual: &ActualState, facts: &Facts) -> Result<Plan, PlanError> {
+pub fn plan(
+    desired: &DesiredState,
+    actual: &ActualState,
+    facts: &Facts,
+) -> Result<Plan, PlanError> {
     let index = Index::new(actual);
-    let mut builder = Builder { changes: Vec::new(), notes: Vec::new(), issues: Vec::new(), basis: Basis::new() };
+    let mut builder = Builder {
+        changes: Vec::new(),
+        notes: Vec::new(),
+        issues: Vec::new(),
+        basis: Basis::new(),
+    };
     let mut matched: HashSet<UserId> = HashSet::with_capacity(desired.users.len());
 
     for (username, want) in &desired.users {
@@ -153,7 +174,9 @@ pub fn plan(desired: &DesiredState, actual: &ActualState, facts: &Facts) -> Resu
     }
 
     if !builder.issues.is_empty() {
-        return Err(PlanError { issues: builder.issues });
+        return Err(PlanError {
+            issues: builder.issues,
+        });
     }
     Ok(Plan {
         changes: builder.changes,

@@ -11,8 +11,16 @@ use crate::model::state::{ActualState, DesiredState, PruneTokens, PruneUsers};
 use crate::model::UserId;
 
 /// Appends the changes for unlisted users.
-pub(crate) fn plan_users(builder: &mut Builder, desired: &DesiredState, actual: &ActualState, matched: &HashSet<UserId>) {
-    let unlisted = actual.users.iter().filter(|user| !matched.contains(&user.id));
+pub(crate) fn plan_users(
+    builder: &mut Builder,
+    desired: &DesiredState,
+    actual: &ActualState,
+    matched: &HashSet<UserId>,
+) {
+    let unlisted = actual
+        .users
+        .iter()
+        .filter(|user| !matched.contains(&user.id));
     if desired.prune.users == PruneUsers::Ignore {
         let count = unlisted.count();
         if count > 0 {
@@ -28,14 +36,24 @@ pub(crate) fn plan_users(builder: &mut Builder, desired: &DesiredState, actual: 
     for user in unlisted {
         // With pruning on, unlisted users are inputs of the plan like any other.
         builder.basis.add("unlisted-user", user);
-        let user_ref = UserRef { id: user.id, username: user.username.as_str().to_owned() };
+        let user_ref = UserRef {
+            id: user.id,
+            username: user.username.as_str().to_owned(),
+        };
         match desired.prune.users {
             PruneUsers::Lock if user.locked_at.is_none() && user.deactivated_at.is_none() => {
-                builder.changes.push(Change::LockUser { user: user_ref.clone() });
-                builder.changes.push(Change::ProvisionUser { user: user_ref, set_display_name: None });
+                builder.changes.push(Change::LockUser {
+                    user: user_ref.clone(),
+                });
+                builder.changes.push(Change::ProvisionUser {
+                    user: user_ref,
+                    set_display_name: None,
+                });
             }
             PruneUsers::Deactivate if user.deactivated_at.is_none() => {
-                builder.changes.push(Change::DeactivateUser { user: user_ref });
+                builder
+                    .changes
+                    .push(Change::DeactivateUser { user: user_ref });
             }
             _ => {}
         }
@@ -43,8 +61,16 @@ pub(crate) fn plan_users(builder: &mut Builder, desired: &DesiredState, actual: 
 }
 
 /// Appends the changes for unlisted registration tokens.
-pub(crate) fn plan_tokens(builder: &mut Builder, desired: &DesiredState, actual: &ActualState, matched: &HashSet<Ulid>) {
-    let unlisted = actual.registration_tokens.iter().filter(|token| !matched.contains(&token.id));
+pub(crate) fn plan_tokens(
+    builder: &mut Builder,
+    desired: &DesiredState,
+    actual: &ActualState,
+    matched: &HashSet<Ulid>,
+) {
+    let unlisted = actual
+        .registration_tokens
+        .iter()
+        .filter(|token| !matched.contains(&token.id));
     if desired.prune.registration_tokens == PruneTokens::Ignore {
         let count = unlisted.count();
         if count > 0 {
@@ -59,7 +85,10 @@ pub(crate) fn plan_tokens(builder: &mut Builder, desired: &DesiredState, actual:
     for token in unlisted {
         builder.basis.add("unlisted-token", token);
         if token.revoked_at.is_none() {
-            builder.changes.push(Change::RevokeToken { id: token.id, token: token.token.clone() });
+            builder.changes.push(Change::RevokeToken {
+                id: token.id,
+                token: token.token.clone(),
+            });
         }
     }
 }

@@ -13,7 +13,13 @@ use crate::model::state::*;
 use crate::model::*;
 
 fn origin() -> Origin {
-    Origin { source: Arc::new(SourceFile { name: "users.yaml".into(), text: "users:\n  alice: {}\n".into() }), span: (9, 5).into() }
+    Origin {
+        source: Arc::new(SourceFile {
+            name: "users.yaml".into(),
+            text: "users:\n  alice: {}\n".into(),
+        }),
+        span: (9, 5).into(),
+    }
 }
 
 fn user() -> DesiredUser {
@@ -37,7 +43,10 @@ const PROVIDER: ProviderId = ProviderId(Ulid(0x0190_0000_0000_0000_0000_0000_000
 
 fn desired(users: Vec<(&str, DesiredUser)>) -> DesiredState {
     DesiredState {
-        users: users.into_iter().map(|(name, user)| (Username::new(name).unwrap(), user)).collect::<IndexMap<_, _>>(),
+        users: users
+            .into_iter()
+            .map(|(name, user)| (Username::new(name).unwrap(), user))
+            .collect::<IndexMap<_, _>>(),
         ..DesiredState::default()
     }
 }
@@ -61,7 +70,10 @@ fn actual_from(desired: &DesiredState) -> ActualState {
                 .iter()
                 .flatten()
                 .enumerate()
-                .map(|(n, e)| ActualEmail { id: Ulid(1000 * (index as u128 + 1) + n as u128), email: e.clone() })
+                .map(|(n, e)| ActualEmail {
+                    id: Ulid(1000 * (index as u128 + 1) + n as u128),
+                    email: e.clone(),
+                })
                 .collect(),
             password: want.password.as_ref().map(|p| ActualPassword {
                 id: Ulid(5000 + index as u128),
@@ -80,7 +92,11 @@ fn actual_from(desired: &DesiredState) -> ActualState {
                 .iter()
                 .flatten()
                 .enumerate()
-                .map(|(n, l)| ActualLink { id: Ulid(9000 + n as u128), provider: l.provider, subject: l.subject.clone() })
+                .map(|(n, l)| ActualLink {
+                    id: Ulid(9000 + n as u128),
+                    provider: l.provider,
+                    subject: l.subject.clone(),
+                })
                 .collect(),
         })
         .collect();
@@ -99,7 +115,11 @@ fn actual_from(desired: &DesiredState) -> ActualState {
     ActualState {
         users,
         registration_tokens,
-        providers: vec![ActualProvider { id: PROVIDER, name: Some("Corp SSO".into()), enabled: true }],
+        providers: vec![ActualProvider {
+            id: PROVIDER,
+            name: Some("Corp SSO".into()),
+            enabled: true,
+        }],
     }
 }
 
@@ -110,7 +130,12 @@ fn changes(desired: &DesiredState, actual: &ActualState) -> Vec<Change> {
 fn kinds(changes: &[Change]) -> Vec<String> {
     changes
         .iter()
-        .map(|c| serde_json::to_value(c).unwrap()["type"].as_str().unwrap().to_owned())
+        .map(|c| {
+            serde_json::to_value(c).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect()
 }
 
@@ -121,23 +146,40 @@ fn matching_state_gives_an_empty_plan() {
     alice.state = UserState::Locked;
     alice.emails = Some(vec![email("alice@example.org")]);
     alice.password = Some(DesiredPassword {
-        source: PasswordSource::Hash { hash: Secret::new("$argon2id$x"), version: 1 },
+        source: PasswordSource::Hash {
+            hash: Secret::new("$argon2id$x"),
+            version: 1,
+        },
         origin: origin(),
     });
     alice.password_policy = PasswordPolicy::Enforce;
-    alice.upstream = Some(vec![DesiredLink { provider: PROVIDER, subject: "1".into(), origin: origin() }]);
+    alice.upstream = Some(vec![DesiredLink {
+        provider: PROVIDER,
+        subject: "1".into(),
+        origin: origin(),
+    }]);
     let mut bob = user();
     bob.state = UserState::Deactivated;
     let mut desired = desired(vec![("alice", alice), ("bob", bob)]);
     desired.registration_tokens.insert(
         "welcome".into(),
-        DesiredToken { usage_limit: Some(5), expires_at: None, state: TokenState::Revoked, origin: origin() },
+        DesiredToken {
+            usage_limit: Some(5),
+            expires_at: None,
+            state: TokenState::Revoked,
+            origin: origin(),
+        },
     );
     let actual = actual_from(&desired);
     let plan = plan(&desired, &actual, &Facts::default()).unwrap();
     assert!(plan.is_empty(), "{:#?}", plan.changes);
     // The same inputs always give the same basis.
-    assert_eq!(plan.basis, super::plan(&desired, &actual, &Facts::default()).unwrap().basis);
+    assert_eq!(
+        plan.basis,
+        super::plan(&desired, &actual, &Facts::default())
+            .unwrap()
+            .basis
+    );
 }
 
 #[test]
@@ -146,9 +188,19 @@ fn a_missing_user_is_created_with_every_attribute() {
     alice.admin = true;
     alice.emails = Some(vec![email("a@example.org")]);
     alice.display_name = Some("Alice".into());
-    alice.upstream = Some(vec![DesiredLink { provider: PROVIDER, subject: "7".into(), origin: origin() }]);
+    alice.upstream = Some(vec![DesiredLink {
+        provider: PROVIDER,
+        subject: "7".into(),
+        origin: origin(),
+    }]);
     let desired = desired(vec![("alice", alice)]);
-    let changes = changes(&desired, &ActualState { providers: actual_from(&desired).providers, ..ActualState::default() });
+    let changes = changes(
+        &desired,
+        &ActualState {
+            providers: actual_from(&desired).providers,
+            ..ActualState::default()
+        },
+    );
     insta::assert_debug_snapshot!(changes);
 }
 
@@ -161,9 +213,23 @@ fn emails_compare_case_insensitively_and_duplicates_are_removed() {
     let rows = &mut actual.users[0].emails;
     rows.truncate(1);
     rows[0].email = email("alice@example.org");
-    rows.push(ActualEmail { id: Ulid(77), email: email("ALICE@example.org") });
-    rows.push(ActualEmail { id: Ulid(78), email: email("old@example.org") });
-    assert_eq!(kinds(&changes(&desired, &actual)), ["remove_email", "remove_email", "add_email", "provision_user"]);
+    rows.push(ActualEmail {
+        id: Ulid(77),
+        email: email("ALICE@example.org"),
+    });
+    rows.push(ActualEmail {
+        id: Ulid(78),
+        email: email("old@example.org"),
+    });
+    assert_eq!(
+        kinds(&changes(&desired, &actual)),
+        [
+            "remove_email",
+            "remove_email",
+            "add_email",
+            "provision_user"
+        ]
+    );
 }
 
 #[test]
@@ -173,13 +239,19 @@ fn state_transitions_schedule_the_right_jobs() {
     let desired_state = desired(vec![("alice", locked)]);
     let mut actual = actual_from(&desired_state);
     actual.users[0].locked_at = None;
-    assert_eq!(kinds(&changes(&desired_state, &actual)), ["lock_user", "provision_user"]);
+    assert_eq!(
+        kinds(&changes(&desired_state, &actual)),
+        ["lock_user", "provision_user"]
+    );
 
     let desired_active = desired(vec![("alice", user())]);
     let mut actual = actual_from(&desired_active);
     actual.users[0].locked_at = Some(Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap());
     actual.users[0].deactivated_at = Some(Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap());
-    assert_eq!(kinds(&changes(&desired_active, &actual)), ["reactivate_user", "unlock_user", "provision_user"]);
+    assert_eq!(
+        kinds(&changes(&desired_active, &actual)),
+        ["reactivate_user", "unlock_user", "provision_user"]
+    );
 
     let mut gone = user();
     gone.state = UserState::Deactivated;
@@ -209,7 +281,10 @@ fn usernames_are_matched_like_mas() {
 #[test]
 fn passwords_follow_the_policy_and_the_verification() {
     let mut alice = user();
-    alice.password = Some(DesiredPassword { source: PasswordSource::Env("PW".into()), origin: origin() });
+    alice.password = Some(DesiredPassword {
+        source: PasswordSource::Env("PW".into()),
+        origin: origin(),
+    });
     alice.password_policy = PasswordPolicy::Enforce;
     let desired = desired(vec![("alice", alice.clone())]);
     let actual = actual_from(&desired);
@@ -218,36 +293,61 @@ fn passwords_follow_the_policy_and_the_verification() {
     facts.passwords.insert(id, PasswordCheck::Matches);
     assert!(plan(&desired, &actual, &facts).unwrap().is_empty());
     facts.passwords.insert(id, PasswordCheck::Differs);
-    assert_eq!(kinds(&plan(&desired, &actual, &facts).unwrap().changes), ["set_password"]);
+    assert_eq!(
+        kinds(&plan(&desired, &actual, &facts).unwrap().changes),
+        ["set_password"]
+    );
     // `initial` never replaces an existing password.
     alice.password_policy = PasswordPolicy::Initial;
     let desired = self::desired(vec![("alice", alice)]);
     assert!(plan(&desired, &actual, &facts).unwrap().is_empty());
     let mut none = actual.clone();
     none.users[0].password = None;
-    assert_eq!(kinds(&plan(&desired, &none, &facts).unwrap().changes), ["set_password"]);
+    assert_eq!(
+        kinds(&plan(&desired, &none, &facts).unwrap().changes),
+        ["set_password"]
+    );
 }
 
 #[test]
 fn upstream_links_are_checked_against_providers_and_owners() {
     let mut alice = user();
-    alice.upstream = Some(vec![DesiredLink { provider: PROVIDER, subject: "1".into(), origin: origin() }]);
+    alice.upstream = Some(vec![DesiredLink {
+        provider: PROVIDER,
+        subject: "1".into(),
+        origin: origin(),
+    }]);
     let mut bob = user();
-    bob.upstream = Some(vec![DesiredLink { provider: PROVIDER, subject: "2".into(), origin: origin() }]);
+    bob.upstream = Some(vec![DesiredLink {
+        provider: PROVIDER,
+        subject: "2".into(),
+        origin: origin(),
+    }]);
     let desired = desired(vec![("alice", alice), ("bob", bob)]);
     let mut actual = actual_from(&desired);
     // bob's subject is held by alice, and alice's own link is gone.
     actual.users[0].upstream_links[0].subject = "2".into();
     actual.users[1].upstream_links.clear();
     let error = plan(&desired, &actual, &Facts::default()).unwrap_err();
-    assert!(error.issues[0].message.contains("already linked to user alice"), "{error:?}");
+    assert!(
+        error.issues[0]
+            .message
+            .contains("already linked to user alice"),
+        "{error:?}"
+    );
 
     actual.providers[0].enabled = false;
     let error = plan(&desired, &actual, &Facts::default()).unwrap_err();
-    assert!(error.issues.iter().any(|i| i.message.contains("is disabled")));
+    assert!(error
+        .issues
+        .iter()
+        .any(|i| i.message.contains("is disabled")));
     actual.providers.clear();
     let error = plan(&desired, &actual, &Facts::default()).unwrap_err();
-    assert!(error.issues.iter().any(|i| i.message.contains("does not exist")));
+    assert!(error
+        .issues
+        .iter()
+        .any(|i| i.message.contains("does not exist")));
 }
 
 #[test]
@@ -262,12 +362,20 @@ fn display_names_are_compared_only_when_known() {
 
     let id = actual.users[0].id;
     let mut facts = Facts {
-        display_names: DisplayNames::Known { current: HashMap::from([(id, Some("Old".into()))]), pending: HashMap::new() },
+        display_names: DisplayNames::Known {
+            current: HashMap::from([(id, Some("Old".into()))]),
+            pending: HashMap::new(),
+        },
         ..Facts::default()
     };
     let changes = plan(&desired, &actual, &facts).unwrap().changes;
-    assert!(matches!(&changes[..], [Change::ProvisionUser { set_display_name: Some(name), .. }] if name == "Alice"));
-    facts.display_names = DisplayNames::Known { current: HashMap::from([(id, Some("Old".into()))]), pending: HashMap::from([(id, "Alice".into())]) };
+    assert!(
+        matches!(&changes[..], [Change::ProvisionUser { set_display_name: Some(name), .. }] if name == "Alice")
+    );
+    facts.display_names = DisplayNames::Known {
+        current: HashMap::from([(id, Some("Old".into()))]),
+        pending: HashMap::from([(id, "Alice".into())]),
+    };
     let pending = plan(&desired, &actual, &facts).unwrap();
     assert!(pending.is_empty());
     assert!(pending.notes[0].contains("on its way"));
@@ -276,18 +384,39 @@ fn display_names_are_compared_only_when_known() {
 #[test]
 fn tokens_are_created_updated_and_revoked() {
     let mut desired = desired(vec![]);
-    let token = |limit, state| DesiredToken { usage_limit: limit, expires_at: None, state, origin: origin() };
-    desired.registration_tokens.insert("a".into(), token(Some(1), TokenState::Active));
-    desired.registration_tokens.insert("b".into(), token(None, TokenState::Revoked));
+    let token = |limit, state| DesiredToken {
+        usage_limit: limit,
+        expires_at: None,
+        state,
+        origin: origin(),
+    };
+    desired
+        .registration_tokens
+        .insert("a".into(), token(Some(1), TokenState::Active));
+    desired
+        .registration_tokens
+        .insert("b".into(), token(None, TokenState::Revoked));
     let mut actual = actual_from(&desired);
     actual.registration_tokens[0].usage_limit = Some(3);
     actual.registration_tokens[1].revoked_at = None;
-    actual.registration_tokens.push(ActualToken { id: Ulid(1), token: "stray".into(), usage_limit: None, expires_at: None, revoked_at: None });
+    actual.registration_tokens.push(ActualToken {
+        id: Ulid(1),
+        token: "stray".into(),
+        usage_limit: None,
+        expires_at: None,
+        revoked_at: None,
+    });
     let plan_ignore = plan(&desired, &actual, &Facts::default()).unwrap();
-    assert_eq!(kinds(&plan_ignore.changes), ["update_token", "revoke_token"]);
+    assert_eq!(
+        kinds(&plan_ignore.changes),
+        ["update_token", "revoke_token"]
+    );
     assert!(plan_ignore.notes[0].contains("1 registration token not in the manifest is left alone"));
     desired.prune.registration_tokens = PruneTokens::Revoke;
-    assert_eq!(kinds(&changes(&desired, &actual)), ["update_token", "revoke_token", "revoke_token"]);
+    assert_eq!(
+        kinds(&changes(&desired, &actual)),
+        ["update_token", "revoke_token", "revoke_token"]
+    );
 }
 
 #[test]
@@ -304,12 +433,28 @@ fn pruning_and_guards() {
     let plan_prune = plan(&desired, &actual, &Facts::default()).unwrap();
     assert_eq!(kinds(&plan_prune.changes), ["deactivate_user"; 3]);
     desired.guards.max_deactivations = Some(2);
-    assert_eq!(check_guards(&plan_prune, &desired, false), Err(GuardViolation::Deactivations { count: 3, limit: 2 }));
+    assert_eq!(
+        check_guards(&plan_prune, &desired, false),
+        Err(GuardViolation::Deactivations { count: 3, limit: 2 })
+    );
     assert_eq!(check_guards(&plan_prune, &desired, true), Ok(()));
-    desired.guards = Guards { max_destructive_percent: Some(50), ..Guards::default() };
-    assert!(matches!(check_guards(&plan_prune, &desired, false), Err(GuardViolation::DestructivePercent { count: 3, total: 4, .. })));
+    desired.guards = Guards {
+        max_destructive_percent: Some(50),
+        ..Guards::default()
+    };
+    assert!(matches!(
+        check_guards(&plan_prune, &desired, false),
+        Err(GuardViolation::DestructivePercent {
+            count: 3,
+            total: 4,
+            ..
+        })
+    ));
     desired.users.clear();
-    assert_eq!(check_guards(&plan_prune, &desired, true), Err(GuardViolation::EmptyManifest));
+    assert_eq!(
+        check_guards(&plan_prune, &desired, true),
+        Err(GuardViolation::EmptyManifest)
+    );
 }
 
 #[test]
@@ -322,8 +467,14 @@ fn the_basis_changes_when_a_consulted_row_changes() {
     extra.id = UserId(Ulid(50));
     extra.username = Username::from_database("zed".into());
     actual.users.push(extra);
-    assert_eq!(plan(&desired, &actual, &Facts::default()).unwrap().basis, before);
+    assert_eq!(
+        plan(&desired, &actual, &Facts::default()).unwrap().basis,
+        before
+    );
     // …but a change to a managed user does.
     actual.users[0].can_request_admin = true;
-    assert_ne!(plan(&desired, &actual, &Facts::default()).unwrap().basis, before);
+    assert_ne!(
+        plan(&desired, &actual, &Facts::default()).unwrap().basis,
+        before
+    );
 }

@@ -12,10 +12,17 @@ use crate::model::state::{ActualState, ActualToken, DesiredState};
 use crate::model::TokenState;
 
 /// Appends token changes in manifest order and returns the ids of the tokens the manifest lists.
-pub(crate) fn plan(builder: &mut Builder, desired: &DesiredState, actual: &ActualState) -> HashSet<Ulid> {
+pub(crate) fn plan(
+    builder: &mut Builder,
+    desired: &DesiredState,
+    actual: &ActualState,
+) -> HashSet<Ulid> {
     // Token matching is exact and case-sensitive, as MAS's registration check is.
-    let by_token: HashMap<&str, &ActualToken> =
-        actual.registration_tokens.iter().map(|token| (token.token.as_str(), token)).collect();
+    let by_token: HashMap<&str, &ActualToken> = actual
+        .registration_tokens
+        .iter()
+        .map(|token| (token.token.as_str(), token))
+        .collect();
     let mut matched = HashSet::with_capacity(desired.registration_tokens.len());
     for (token, want) in &desired.registration_tokens {
         let expires_at = want.expires_at.map(truncate_to_micros);
@@ -31,7 +38,8 @@ pub(crate) fn plan(builder: &mut Builder, desired: &DesiredState, actual: &Actua
         };
         matched.insert(row.id);
         builder.basis.add("token", row);
-        let usage_limit_differs = row.usage_limit != want.usage_limit.and_then(|limit| i32::try_from(limit).ok());
+        let usage_limit_differs =
+            row.usage_limit != want.usage_limit.and_then(|limit| i32::try_from(limit).ok());
         if usage_limit_differs || row.expires_at != expires_at {
             builder.changes.push(Change::UpdateToken {
                 id: row.id,
@@ -41,8 +49,14 @@ pub(crate) fn plan(builder: &mut Builder, desired: &DesiredState, actual: &Actua
             });
         }
         match (want.state, row.revoked_at.is_some()) {
-            (TokenState::Revoked, false) => builder.changes.push(Change::RevokeToken { id: row.id, token: token.clone() }),
-            (TokenState::Active, true) => builder.changes.push(Change::UnrevokeToken { id: row.id, token: token.clone() }),
+            (TokenState::Revoked, false) => builder.changes.push(Change::RevokeToken {
+                id: row.id,
+                token: token.clone(),
+            }),
+            (TokenState::Active, true) => builder.changes.push(Change::UnrevokeToken {
+                id: row.id,
+                token: token.clone(),
+            }),
             _ => {}
         }
     }

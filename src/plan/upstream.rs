@@ -9,13 +9,25 @@ use crate::model::state::{ActualUser, DesiredLink, DesiredUser};
 use crate::model::{ProviderId, UserId};
 
 /// Appends link and unlink changes for an existing user.
-pub(crate) fn plan_existing(builder: &mut Builder, index: &Index<'_>, user: &UserRef, actual: &ActualUser, want: &DesiredUser) {
+pub(crate) fn plan_existing(
+    builder: &mut Builder,
+    index: &Index<'_>,
+    user: &UserRef,
+    actual: &ActualUser,
+    want: &DesiredUser,
+) {
     let Some(wanted) = &want.upstream else {
         return;
     };
-    let wanted_pairs: HashSet<(ProviderId, &str)> = wanted.iter().map(|link| (link.provider, link.subject.as_str())).collect();
-    let existing: HashSet<(ProviderId, &str)> =
-        actual.upstream_links.iter().map(|link| (link.provider, link.subject.as_str())).collect();
+    let wanted_pairs: HashSet<(ProviderId, &str)> = wanted
+        .iter()
+        .map(|link| (link.provider, link.subject.as_str()))
+        .collect();
+    let existing: HashSet<(ProviderId, &str)> = actual
+        .upstream_links
+        .iter()
+        .map(|link| (link.provider, link.subject.as_str()))
+        .collect();
     // Unlinks come first so that a subject moving between two users is released before it is taken.
     for link in &actual.upstream_links {
         if !wanted_pairs.contains(&(link.provider, link.subject.as_str())) {
@@ -42,7 +54,11 @@ pub(crate) fn plan_existing(builder: &mut Builder, index: &Index<'_>, user: &Use
 }
 
 /// Returns the links to create with a new user, reporting the ones that cannot be created.
-pub(crate) fn plan_new(builder: &mut Builder, index: &Index<'_>, want: &DesiredUser) -> Vec<(ProviderId, String)> {
+pub(crate) fn plan_new(
+    builder: &mut Builder,
+    index: &Index<'_>,
+    want: &DesiredUser,
+) -> Vec<(ProviderId, String)> {
     let Some(wanted) = &want.upstream else {
         return Vec::new();
     };
@@ -54,7 +70,12 @@ pub(crate) fn plan_new(builder: &mut Builder, index: &Index<'_>, want: &DesiredU
 }
 
 /// Checks that the provider is enabled and the subject free; reports and returns false if not.
-fn check_link(builder: &mut Builder, index: &Index<'_>, link: &DesiredLink, owner: Option<UserId>) -> bool {
+fn check_link(
+    builder: &mut Builder,
+    index: &Index<'_>,
+    link: &DesiredLink,
+    owner: Option<UserId>,
+) -> bool {
     match index.providers.get(&link.provider) {
         None => {
             builder.issues.push(PlanIssue::at(
@@ -89,7 +110,10 @@ fn check_link(builder: &mut Builder, index: &Index<'_>, link: &DesiredLink, owne
                     link.subject, link.provider, holder.username
                 ),
                 "linked to another user",
-                Some(format!("remove it from {} first (in the manifest, or with an `upstream` list there)", holder.username)),
+                Some(format!(
+                    "remove it from {} first (in the manifest, or with an `upstream` list there)",
+                    holder.username
+                )),
             ));
             return false;
         }

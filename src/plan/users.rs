@@ -7,13 +7,25 @@ use crate::model::state::{ActualUser, DesiredState, DesiredUser};
 use crate::model::{UserState, Username};
 
 /// Plans the changes for a user that exists in the database.
-pub(crate) fn plan_existing(builder: &mut Builder, index: &Index<'_>, actual: &ActualUser, want: &DesiredUser, facts: &Facts) {
-    let user = UserRef { id: actual.id, username: actual.username.as_str().to_owned() };
+pub(crate) fn plan_existing(
+    builder: &mut Builder,
+    index: &Index<'_>,
+    actual: &ActualUser,
+    want: &DesiredUser,
+    facts: &Facts,
+) {
+    let user = UserRef {
+        id: actual.id,
+        username: actual.username.as_str().to_owned(),
+    };
     // Locking and unlocking change what the homeserver must know (`locked`), so they need a
     // provision job; deactivation and reactivation have jobs of their own.
     let mut provision = plan_state(builder, &user, actual, want.state);
     if want.admin != actual.can_request_admin {
-        builder.changes.push(Change::SetAdmin { user: user.clone(), admin: want.admin });
+        builder.changes.push(Change::SetAdmin {
+            user: user.clone(),
+            admin: want.admin,
+        });
     }
     provision |= emails::plan(builder, &user, actual, want);
     passwords::plan(builder, &user, actual, want, facts);
@@ -23,12 +35,21 @@ pub(crate) fn plan_existing(builder: &mut Builder, index: &Index<'_>, actual: &A
     // A deactivated user is torn down on the homeserver by MAS's deactivate-user job; pushing
     // its state there again would only race with that job.
     if provision && want.state != UserState::Deactivated {
-        builder.changes.push(Change::ProvisionUser { user, set_display_name: display_name });
+        builder.changes.push(Change::ProvisionUser {
+            user,
+            set_display_name: display_name,
+        });
     }
 }
 
 /// Plans the registration of a user the database does not have.
-pub(crate) fn plan_new(builder: &mut Builder, index: &Index<'_>, username: &Username, want: &DesiredUser, facts: &Facts) {
+pub(crate) fn plan_new(
+    builder: &mut Builder,
+    index: &Index<'_>,
+    username: &Username,
+    want: &DesiredUser,
+    facts: &Facts,
+) {
     let _ = facts;
     let emails = if want.state == UserState::Deactivated {
         emails::note_ignored_for_deactivated(builder, username.as_str(), want);
@@ -56,20 +77,28 @@ fn plan_state(builder: &mut Builder, user: &UserRef, actual: &ActualUser, want: 
         UserState::Deactivated => {
             // Whether a deactivated user is also locked does not matter to MAS; leave it.
             if !deactivated {
-                builder.changes.push(Change::DeactivateUser { user: user.clone() });
+                builder
+                    .changes
+                    .push(Change::DeactivateUser { user: user.clone() });
             }
             false
         }
         UserState::Active | UserState::Locked => {
             if deactivated {
-                builder.changes.push(Change::ReactivateUser { user: user.clone() });
+                builder
+                    .changes
+                    .push(Change::ReactivateUser { user: user.clone() });
             }
             let want_locked = want == UserState::Locked;
             if want_locked && !locked {
-                builder.changes.push(Change::LockUser { user: user.clone() });
+                builder
+                    .changes
+                    .push(Change::LockUser { user: user.clone() });
                 true
             } else if !want_locked && locked {
-                builder.changes.push(Change::UnlockUser { user: user.clone() });
+                builder
+                    .changes
+                    .push(Change::UnlockUser { user: user.clone() });
                 true
             } else {
                 false
@@ -79,7 +108,12 @@ fn plan_state(builder: &mut Builder, user: &UserRef, actual: &ActualUser, want: 
 }
 
 /// Returns the display name to send, if the homeserver's differs from the manifest's.
-fn wanted_display_name(builder: &mut Builder, actual: &ActualUser, want: &DesiredUser, facts: &Facts) -> Option<String> {
+fn wanted_display_name(
+    builder: &mut Builder,
+    actual: &ActualUser,
+    want: &DesiredUser,
+    facts: &Facts,
+) -> Option<String> {
     let wanted = want.display_name.as_ref()?;
     if want.state == UserState::Deactivated {
         return None;
@@ -104,7 +138,12 @@ fn wanted_display_name(builder: &mut Builder, actual: &ActualUser, want: &Desire
 
 /// Says once that display names of existing users are not compared when the homeserver is unknown.
 pub(crate) fn note_display_names(builder: &mut Builder, desired: &DesiredState, facts: &Facts) {
-    if matches!(facts.display_names, DisplayNames::Unknown) && desired.users.values().any(|user| user.display_name.is_some()) {
+    if matches!(facts.display_names, DisplayNames::Unknown)
+        && desired
+            .users
+            .values()
+            .any(|user| user.display_name.is_some())
+    {
         builder.notes.push(
             "display names cannot be compared without a usable `matrix` section in MAS's config: they are sent when a user is created, and left alone otherwise"
                 .to_owned(),

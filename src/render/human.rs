@@ -22,7 +22,11 @@ pub fn render(plan: &Plan, actual: &ActualState, color: bool) -> String {
             ObjectKind::Change => ('~', AnsiColor::Yellow),
             ObjectKind::Remove => ('-', AnsiColor::Red),
         };
-        let _ = writeln!(out, "{}", paint.bold(&format!("{sign} {}", object.title), style));
+        let _ = writeln!(
+            out,
+            "{}",
+            paint.bold(&format!("{sign} {}", object.title), style)
+        );
         let diff = TextDiff::from_lines(&object.before, &object.after);
         for line in diff.iter_all_changes() {
             let text = line.value().trim_end_matches('\n');
@@ -41,19 +45,33 @@ pub fn render(plan: &Plan, actual: &ActualState, color: bool) -> String {
     for note in &plan.notes {
         let _ = writeln!(out, "{}", paint.dim(&format!("note: {note}")));
     }
-    let _ = writeln!(out, "{}", paint.bold(&summary_line(&plan.summary()), AnsiColor::White));
+    let _ = writeln!(
+        out,
+        "{}",
+        paint.bold(&summary_line(&plan.summary()), AnsiColor::White)
+    );
     out
 }
 
 /// Returns the summary line, e.g. `Plan: 3 to create, 2 to change, 1 to deactivate.`
 #[must_use]
 pub fn summary_line(summary: &Summary) -> String {
-    let Summary { create, change, lock, deactivate, revoke } = *summary;
+    let Summary {
+        create,
+        change,
+        lock,
+        deactivate,
+        revoke,
+    } = *summary;
     if create + change + lock + deactivate + revoke == 0 {
         return "No changes. The database matches the manifest.".to_owned();
     }
     let mut parts = vec![format!("{create} to create"), format!("{change} to change")];
-    for (count, verb) in [(lock, "lock"), (deactivate, "deactivate"), (revoke, "revoke")] {
+    for (count, verb) in [
+        (lock, "lock"),
+        (deactivate, "deactivate"),
+        (revoke, "revoke"),
+    ] {
         if count > 0 {
             parts.push(format!("{count} to {verb}"));
         }
@@ -68,8 +86,14 @@ fn job_of(change: &Change) -> Option<String> {
             Some(name) => format!("provision-user (set display name {name:?})"),
             None => "provision-user".to_owned(),
         }),
-        Change::ProvisionUser { set_display_name: Some(name), .. } => Some(format!("provision-user (set display name {name:?})")),
-        Change::ProvisionUser { set_display_name: None, .. } => Some("provision-user".to_owned()),
+        Change::ProvisionUser {
+            set_display_name: Some(name),
+            ..
+        } => Some(format!("provision-user (set display name {name:?})")),
+        Change::ProvisionUser {
+            set_display_name: None,
+            ..
+        } => Some("provision-user".to_owned()),
         Change::DeactivateUser { .. } => Some("deactivate-user".to_owned()),
         Change::ReactivateUser { .. } => Some("reactivate-user".to_owned()),
         _ => None,

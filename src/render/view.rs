@@ -68,9 +68,16 @@ struct TokenView {
 /// Groups the plan's changes per object, with before/after views.
 #[must_use]
 pub fn object_diffs<'a>(plan: &'a Plan, actual: &ActualState) -> Vec<ObjectDiff<'a>> {
-    let users: HashMap<String, &ActualUser> = actual.users.iter().map(|u| (format!("user:{}", u.username), u)).collect();
-    let tokens: HashMap<String, &ActualToken> =
-        actual.registration_tokens.iter().map(|t| (format!("token:{}", t.token), t)).collect();
+    let users: HashMap<String, &ActualUser> = actual
+        .users
+        .iter()
+        .map(|u| (format!("user:{}", u.username), u))
+        .collect();
+    let tokens: HashMap<String, &ActualToken> = actual
+        .registration_tokens
+        .iter()
+        .map(|t| (format!("token:{}", t.token), t))
+        .collect();
     let mut groups: IndexMap<String, Vec<&Change>> = IndexMap::new();
     for change in &plan.changes {
         groups.entry(change.object_key()).or_default().push(change);
@@ -103,12 +110,23 @@ fn diff_of<'a, V: Serialize + Clone + Default>(
     }
     let kind = if before.is_none() {
         ObjectKind::Create
-    } else if changes.iter().any(|c| matches!(c, Change::LockUser { .. } | Change::DeactivateUser { .. } | Change::RevokeToken { .. })) {
+    } else if changes.iter().any(|c| {
+        matches!(
+            c,
+            Change::LockUser { .. } | Change::DeactivateUser { .. } | Change::RevokeToken { .. }
+        )
+    }) {
         ObjectKind::Remove
     } else {
         ObjectKind::Change
     };
-    ObjectDiff { title, kind, before: before.map(|v| yaml(&v)).unwrap_or_default(), after: yaml(&after), changes }
+    ObjectDiff {
+        title,
+        kind,
+        before: before.map(|v| yaml(&v)).unwrap_or_default(),
+        after: yaml(&after),
+        changes,
+    }
 }
 
 fn yaml(value: &impl Serialize) -> String {
@@ -123,9 +141,16 @@ fn user_view(user: &ActualUser) -> UserView {
         locked: user.locked_at.is_some(),
         deactivated: user.deactivated_at.is_some(),
         emails: user.emails.iter().map(|e| e.email.to_string()).collect(),
-        password: user.password.as_ref().map(|p| format!("(set, scheme version {})", p.version)),
+        password: user
+            .password
+            .as_ref()
+            .map(|p| format!("(set, scheme version {})", p.version)),
         display_name: None,
-        upstream: user.upstream_links.iter().map(|l| format!("{}:{}", l.provider, l.subject)).collect(),
+        upstream: user
+            .upstream_links
+            .iter()
+            .map(|l| format!("{}:{}", l.provider, l.subject))
+            .collect(),
     }
 }
 
@@ -133,7 +158,11 @@ fn token_view(token: &ActualToken) -> TokenView {
     TokenView {
         usage_limit: token.usage_limit.and_then(|l| u32::try_from(l).ok()),
         expires_at: token.expires_at.map(|t| t.to_rfc3339()),
-        state: if token.revoked_at.is_some() { TokenState::Revoked } else { TokenState::Active },
+        state: if token.revoked_at.is_some() {
+            TokenState::Revoked
+        } else {
+            TokenState::Active
+        },
     }
 }
 
@@ -141,7 +170,9 @@ fn password_label(source: &PasswordWriteSource) -> String {
     match source {
         PasswordWriteSource::Env { name } => format!("(new, from env {name})"),
         PasswordWriteSource::File { path } => format!("(new, from file {})", path.display()),
-        PasswordWriteSource::Hash { version } => format!("(new, given hash, scheme version {version})"),
+        PasswordWriteSource::Hash { version } => {
+            format!("(new, given hash, scheme version {version})")
+        }
         PasswordWriteSource::Literal => "(new, from the manifest)".to_owned(),
         PasswordWriteSource::CommandLine => "(new, from the command line)".to_owned(),
     }
@@ -158,7 +189,11 @@ fn replay_user_change(view: &mut UserView, change: &Change) {
                 emails: new.emails.iter().map(ToString::to_string).collect(),
                 password: new.password.as_ref().map(|p| password_label(&p.source)),
                 display_name: new.display_name.clone(),
-                upstream: new.upstream.iter().map(|(p, s)| format!("{p}:{s}")).collect(),
+                upstream: new
+                    .upstream
+                    .iter()
+                    .map(|(p, s)| format!("{p}:{s}"))
+                    .collect(),
             };
         }
         Change::SetAdmin { admin, .. } => view.admin = *admin,
@@ -172,18 +207,29 @@ fn replay_user_change(view: &mut UserView, change: &Change) {
                 view.emails.remove(position);
             }
         }
-        Change::SetPassword { password, .. } => view.password = Some(password_label(&password.source)),
-        Change::LinkUpstream { provider, subject, .. } => view.upstream.push(format!("{provider}:{subject}")),
-        Change::UnlinkUpstream { provider, subject, .. } => {
+        Change::SetPassword { password, .. } => {
+            view.password = Some(password_label(&password.source))
+        }
+        Change::LinkUpstream {
+            provider, subject, ..
+        } => view.upstream.push(format!("{provider}:{subject}")),
+        Change::UnlinkUpstream {
+            provider, subject, ..
+        } => {
             let label = format!("{provider}:{subject}");
             view.upstream.retain(|l| *l != label);
         }
-        Change::ProvisionUser { set_display_name, .. } => {
+        Change::ProvisionUser {
+            set_display_name, ..
+        } => {
             if let Some(name) = set_display_name {
                 view.display_name = Some(name.clone());
             }
         }
-        Change::CreateToken(_) | Change::UpdateToken { .. } | Change::RevokeToken { .. } | Change::UnrevokeToken { .. } => {}
+        Change::CreateToken(_)
+        | Change::UpdateToken { .. }
+        | Change::RevokeToken { .. }
+        | Change::UnrevokeToken { .. } => {}
     }
 }
 
@@ -205,10 +251,18 @@ fn apply_token_change(view: &mut TokenView, change: &Change) {
             *view = TokenView {
                 usage_limit: new.usage_limit,
                 expires_at: new.expires_at.map(|t| t.to_rfc3339()),
-                state: if new.revoked { TokenState::Revoked } else { TokenState::Active },
+                state: if new.revoked {
+                    TokenState::Revoked
+                } else {
+                    TokenState::Active
+                },
             };
         }
-        Change::UpdateToken { usage_limit, expires_at, .. } => {
+        Change::UpdateToken {
+            usage_limit,
+            expires_at,
+            ..
+        } => {
             view.usage_limit = *usage_limit;
             view.expires_at = expires_at.map(|t| t.to_rfc3339());
         }
