@@ -29,6 +29,17 @@ pub struct DesiredState {
     pub guards: Guards,
 }
 
+impl DesiredState {
+    /// Keeps only the named users (matched case-insensitively) and tokens, and turns pruning
+    /// off: a targeted plan never touches what it was not pointed at.
+    pub fn retain_targets(&mut self, users: &[&str], tokens: &[&str]) {
+        let folded: Vec<String> = users.iter().map(|name| super::fold_case(name)).collect();
+        self.users.retain(|name, _| folded.contains(&name.folded()));
+        self.registration_tokens.retain(|token, _| tokens.contains(&token.as_str()));
+        self.prune = Prune::default();
+    }
+}
+
 /// One user as the manifest describes it.
 ///
 /// `None` in an optional field means "the key is absent: leave it alone" (SPEC §2).

@@ -1,0 +1,97 @@
+//! Executes a plan: one transaction, one lock, a fresh read, and no write unless the fresh read
+//! gives exactly the plan that was shown (STYLE R8).
+//!
+//! begin → advisory lock → re-read the snapshot → re-plan → compare with the plan that was
+//! shown or saved (differs: stale, nothing written) → write rows and MAS jobs → commit.
+//! Any error drops the transaction, which rolls everything back.
+
+mod execute;
+pub mod lock;
+
+use std::time::Duration;
+
+use sqlx::{Acquire, PgConnection};
+use thiserror::Error;
+
+pub use execute::ExecuteError;
+pub use lock::{LockError, LockHolder};
+
+use crate::env::Env;
+use crate::model::state::ActualState;
+use crate::pipeline::PreparedPasswords;
+use crate::plan::{Plan, PlanError, Summary};
+use crate::snapshot::{self, Scope, SnapshotError};
+
+/// How an apply runs.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// How long to wait for another masctl run to release the lock.
+    pub lock_timeout: Duration,
+}
+
+/// What an apply did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// The plan's per-object counts.
+    pub summary: Summary,
+    /// Number of changes executed.
+    pub changes: usize,
+}
+
+/// Why an apply wrote nothing.
+#[derive(Debug, Error)]
+pub enum ApplyError {
+    /// The lock was not obtained.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// The database changed since the plan was made.
+    #[error("the database changed since the plan was made ({reason}); nothing was written: run plan again")]
+    Stale {
+        /// What differs.
+        reason: String,
+    },
+    /// Re-planning inside the transaction failed (the database now conflicts with the manifest).
+    #[error("the manifest no longer fits the database: {0}")]
+    Replan(#[source] PlanError),
+    /// Reading the snapshot failed.
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    /// A write failed; the transaction was rolled back.
+    #[error(transparent)]
+    Execute(#[from] ExecuteError),
+    /// Beginning or committing the transaction failed.
+    #[error("database error during apply (rolled back): {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Applies `plan` atomically.
+///
+/// `replan` recomputes the plan from a fresh snapshot (with the same manifest and facts);
+/// `on_wait` is told who holds the lock if it is not free; `on_progress` hears each phase.
+///
+/// # Errors
+/// See [`ApplyError`]; in every case nothing is written.
+pub async fn apply(
+    conn: &mut PgConnection,
+    env: &Env,
+    plan: &Plan,
+    passwords: &PreparedPasswords,
+    options: &ApplyOptions,
+    replan: impl Fn(&ActualState) -> Result<Plan, PlanError>,
+    on_wait: impl FnMut(Option<&LockHolder>),
+    on_progress: &mut dyn FnMut(&str),
+) -> Result<ApplyReport, ApplyError> {
+    let mut tx = conn.begin().await?;
+    lock::acquire(&mut tx, options.lock_timeout, on_wait).await?;
+    let actual = snapshot::read(&mut tx, &Scope::all()).await?;
+    let fresh = replan(&actual).map_err(ApplyError::Replan)?;
+    if fresh.basis != plan.basis {
+        return Err(ApplyError::Stale { reason: "rows the plan depends on differ".to_owned() });
+    }
+    if fresh.changes != plan.changes {
+        return Err(ApplyError::Stale { reason: "the recomputed plan differs".to_owned() });
+    }
+    execute::run(&mut tx, env, &plan.changes, passwords, on_progress).await?;
+    tx.commit().await?;
+    Ok(ApplyReport { summary: plan.summary(), changes: plan.changes.len() })
+}
