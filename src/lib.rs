@@ -13,6 +13,7 @@
 //! `model`. The planner and the renderers never touch the database, the clock or the CLI.
 
 pub mod cli;
+pub mod db;
 pub mod env;
 pub mod exit;
 pub mod ids;
