@@ -1,7 +1,11 @@
-//! Everything that talks to MAS's PostgreSQL database as a whole: the schema fixture used to
-//! build test and demo databases.
+//! Everything that concerns MAS's PostgreSQL database as a whole: connecting, checking that
+//! its schema is one masctl understands, and the schema fixture used to build test and demo
+//! databases.
 //!
 //! Reading users (snapshot) and writing changes (apply) live in their own modules; this one
-//! owns only database-level concerns and never reads or writes MAS rows itself.
+//! never reads or writes MAS rows itself.
 
 pub mod fixture;
+pub mod guard;
+
+pub use guard::{check_schema, SchemaError, SchemaVersion};
