@@ -18,3 +18,5 @@ pub mod env;
 pub mod exit;
 pub mod ids;
 pub mod model;
+pub mod snapshot;
+pub mod store;
