@@ -161,7 +161,7 @@ pub(crate) struct Field<'a> {
     path: String,
 }
 
-impl<'a> Field<'a> {
+impl Field<'_> {
     /// Borrows the field as a cursor.
     pub(crate) fn cursor(&self) -> Cursor<'_> {
         Cursor {
@@ -271,19 +271,14 @@ impl<'a> Cursor<'a> {
             Value::String(s) => s.trim().parse::<u64>().ok(),
             _ => None,
         };
-        let expected = format!("a whole number from 0 to {}", max_of::<T>());
-        number
-            .and_then(|n| T::try_from(n).ok())
-            .ok_or_else(|| self.type_error_or_range(&expected))
-    }
-
-    fn type_error_or_range(&self, expected: &str) -> ConfigError {
-        match &self.node.value {
-            // Say "out of range" for numbers without echoing them (they are never secret, but
-            // the same path is used for every key).
-            Value::Number(_) => self.error(format!("expected {expected}")),
-            _ => self.type_error(expected),
-        }
+        number.and_then(|n| T::try_from(n).ok()).ok_or_else(|| {
+            let expected = format!("a whole number from 0 to {}", max_of::<T>());
+            match &self.node.value {
+                // The type is right but the value does not fit.
+                Value::Number(_) => self.error(format!("expected {expected}")),
+                _ => self.type_error(&expected),
+            }
+        })
     }
 }
 
