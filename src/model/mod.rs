@@ -9,7 +9,7 @@ mod secret;
 pub mod state;
 
 pub use origin::{Origin, SourceFile};
-pub use secret::Secret;
+pub use secret::{Secret, SecretBytes};
 
 use std::fmt;
 
@@ -62,10 +62,9 @@ impl Username {
         if value.starts_with('_') {
             return Err(UsernameError::LeadingUnderscore);
         }
-        if let Some(bad) = value
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '=' | '-' | '/' | '+')))
-        {
+        if let Some(bad) = value.chars().find(|c| {
+            !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '=' | '-' | '/' | '+'))
+        }) {
             return Err(UsernameError::InvalidCharacter(bad));
         }
         Ok(Self(value))
@@ -211,9 +210,18 @@ mod tests {
         assert!(Username::new("Alice").is_ok());
         assert_eq!(Username::new(""), Err(UsernameError::Empty));
         assert_eq!(Username::new("_bot"), Err(UsernameError::LeadingUnderscore));
-        assert_eq!(Username::new("a:b"), Err(UsernameError::InvalidCharacter(':')));
-        assert_eq!(Username::new("é"), Err(UsernameError::InvalidCharacter('é')));
-        assert_eq!(Username::new("a".repeat(256)), Err(UsernameError::TooLong(256)));
+        assert_eq!(
+            Username::new("a:b"),
+            Err(UsernameError::InvalidCharacter(':'))
+        );
+        assert_eq!(
+            Username::new("é"),
+            Err(UsernameError::InvalidCharacter('é'))
+        );
+        assert_eq!(
+            Username::new("a".repeat(256)),
+            Err(UsernameError::TooLong(256))
+        );
         assert!(Username::new("a".repeat(255)).is_ok());
     }
 

@@ -1,4 +1,4 @@
-//! A string that must never be printed, logged or serialised.
+//! Strings and bytes that must never be printed, logged or serialised.
 
 use std::fmt;
 
@@ -44,6 +44,39 @@ impl Serialize for Secret {
     }
 }
 
+/// Secret bytes (a password pepper read from MAS's config, which may be any bytes).
+///
+/// Like [`Secret`]: `Debug` and `Serialize` print `<redacted>` and the memory is zeroed on drop.
+/// There is deliberately no `Display`. Read the value with [`SecretBytes::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretBytes(Zeroizing<Vec<u8>>);
+
+impl SecretBytes {
+    /// Wraps secret bytes.
+    #[must_use]
+    pub fn new(value: impl Into<Vec<u8>>) -> Self {
+        Self(Zeroizing::new(value.into()))
+    }
+
+    /// Returns the bytes themselves. Call it only where the value is consumed (hashing).
+    #[must_use]
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Serialize for SecretBytes {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("<redacted>")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,7 +85,21 @@ mod tests {
     fn never_prints_the_value() {
         let secret = Secret::new("hunter2");
         assert_eq!(format!("{secret:?} {secret}"), "<redacted> <redacted>");
-        assert_eq!(serde_json::to_string(&secret).expect("serialises"), "\"<redacted>\"");
+        assert_eq!(
+            serde_json::to_string(&secret).expect("serialises"),
+            "\"<redacted>\""
+        );
         assert_eq!(secret.expose(), "hunter2");
+    }
+
+    #[test]
+    fn never_prints_the_bytes() {
+        let secret = SecretBytes::new(b"a-secret-pepper".to_vec());
+        assert_eq!(format!("{secret:?}"), "<redacted>");
+        assert_eq!(
+            serde_json::to_string(&secret).expect("serialises"),
+            "\"<redacted>\""
+        );
+        assert_eq!(secret.expose(), b"a-secret-pepper");
     }
 }
