@@ -17,3 +17,4 @@ pub mod env;
 pub mod exit;
 pub mod ids;
 pub mod model;
+pub mod password;
