@@ -18,3 +18,4 @@ pub mod exit;
 pub mod ids;
 pub mod model;
 pub mod password;
+pub mod tokens;
