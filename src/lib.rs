@@ -24,3 +24,4 @@ pub mod plan;
 pub mod render;
 pub mod snapshot;
 pub mod store;
+pub mod tokens;

@@ -1,4 +1,4 @@
-//! A string that must never be printed, logged or serialised.
+//! Strings and bytes that must never be printed, logged or serialised.
 
 use std::fmt;
 
@@ -44,10 +44,10 @@ impl Serialize for Secret {
     }
 }
 
-/// Secret bytes (a password pepper read from a file, a TLS private key).
+/// Secret bytes (a password pepper read from MAS's config, which may be any bytes).
 ///
-/// Like [`Secret`] but for data that need not be UTF-8: a pepper file is used byte for byte,
-/// trailing newline included. `Debug` and `Serialize` print `<redacted>`; zeroed on drop.
+/// Like [`Secret`]: `Debug` and `Serialize` print `<redacted>` and the memory is zeroed on drop.
+/// There is deliberately no `Display`. Read the value with [`SecretBytes::expose`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretBytes(Zeroizing<Vec<u8>>);
 
@@ -58,7 +58,7 @@ impl SecretBytes {
         Self(Zeroizing::new(value.into()))
     }
 
-    /// Returns the bytes. Call it only where the value is consumed (hashing, TLS).
+    /// Returns the bytes themselves. Call it only where the value is consumed (hashing).
     #[must_use]
     pub fn expose(&self) -> &[u8] {
         &self.0
@@ -93,13 +93,13 @@ mod tests {
     }
 
     #[test]
-    fn secret_bytes_never_print() {
-        let secret = SecretBytes::new(b"pepper\n".to_vec());
+    fn never_prints_the_bytes() {
+        let secret = SecretBytes::new(b"a-secret-pepper".to_vec());
         assert_eq!(format!("{secret:?}"), "<redacted>");
         assert_eq!(
             serde_json::to_string(&secret).expect("serialises"),
             "\"<redacted>\""
         );
-        assert_eq!(secret.expose(), b"pepper\n");
+        assert_eq!(secret.expose(), b"a-secret-pepper");
     }
 }
