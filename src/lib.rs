@@ -15,6 +15,7 @@
 pub mod cli;
 pub mod env;
 pub mod exit;
+pub mod homeserver;
 pub mod ids;
 pub mod model;
 pub mod plan;
