@@ -17,6 +17,7 @@ pub mod config;
 pub mod db;
 pub mod env;
 pub mod exit;
+pub mod homeserver;
 pub mod ids;
 pub mod model;
 pub mod password;
