@@ -12,6 +12,7 @@
 //! Dependencies point one way: `cli` → {`manifest`, `snapshot`, `plan`, `render`, `apply`} →
 //! `model`. The planner and the renderers never touch the database, the clock or the CLI.
 
+pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod db;

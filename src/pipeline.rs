@@ -13,6 +13,7 @@ use crate::manifest::{self, ManifestError};
 use crate::model::state::{ActualState, DesiredPassword, DesiredState, PasswordSource};
 use crate::model::{fold_case, PasswordPolicy, Secret, UserId};
 use crate::password::{hash_many, verify_many, HashedPassword, PasswordError, PasswordManager};
+use crate::apply::PreparedPasswords;
 use crate::plan::{Change, Facts, PasswordCheck, Plan};
 
 /// Why facts could not be gathered or passwords prepared.
@@ -35,25 +36,6 @@ pub enum PipelineError {
     #[error("the plan sets a password for user {0}, but the manifest has no password for that user")]
     #[diagnostic(code(masctl::plan::password_source))]
     MissingPassword(String),
-}
-
-/// The hashes to write, per username as spelled in the plan's changes.
-#[derive(Debug, Default)]
-pub struct PreparedPasswords {
-    by_username: HashMap<String, HashedPassword>,
-}
-
-impl PreparedPasswords {
-    /// Adds the hash for `username` (used by `manage` commands that hash a command-line password).
-    pub fn insert(&mut self, username: String, hashed: HashedPassword) {
-        self.by_username.insert(username, hashed);
-    }
-
-    /// Returns the hash prepared for `username`.
-    #[must_use]
-    pub fn get(&self, username: &str) -> Option<&HashedPassword> {
-        self.by_username.get(username)
-    }
 }
 
 /// Verifies, in parallel, the plaintext of every enforced password against the user's

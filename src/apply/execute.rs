@@ -12,13 +12,9 @@ use thiserror::Error;
 
 use crate::env::Env;
 use crate::model::{UserId, UserState, Username};
-use crate::pipeline::PreparedPasswords;
+use super::PreparedPasswords;
 use crate::plan::Change;
-use crate::store::jobs::Job;
-use crate::store::passwords::NewPassword;
-use crate::store::tokens::{NewToken, TokenUpdate};
-use crate::store::users::NewUser;
-use crate::store::{self, StoreError};
+use crate::store::{self, Job, NewPassword, NewToken, NewUser, StoreError, TokenUpdate};
 
 /// Why a write failed (the transaction is then rolled back by the caller).
 #[derive(Debug, Error, Diagnostic)]
@@ -47,43 +43,42 @@ pub(crate) async fn run(
         batch.add(change);
     }
     on_progress("releasing upstream links and email addresses");
-    store::links::unlink_upstream(conn, env, &batch.unlinks).await?;
-    store::emails::remove_emails(conn, &batch.email_removals).await?;
+    store::unlink_upstream(conn, env, &batch.unlinks).await?;
+    store::remove_emails(conn, &batch.email_removals).await?;
 
     if !batch.creates.is_empty() {
         on_progress(&format!("creating {} users", batch.creates.len()));
     }
-    let created = create_users(conn, env, &batch.creates, passwords, &mut batch.jobs).await?;
+    create_users(conn, env, &batch.creates, passwords, &mut batch.jobs).await?;
 
     on_progress("updating users");
     for (admin, users) in [(true, &batch.promote), (false, &batch.demote)] {
-        store::users::set_admin(conn, users, admin).await?;
+        store::set_admin(conn, users, admin).await?;
     }
-    store::users::reactivate_users(conn, &batch.reactivate).await?;
-    store::users::unlock_users(conn, &batch.unlock).await?;
-    store::users::lock_users(conn, env, &batch.lock).await?;
-    store::users::deactivate_users(conn, env, &batch.deactivate).await?;
-    store::emails::add_emails(conn, env, &batch.email_additions).await?;
+    store::reactivate_users(conn, &batch.reactivate).await?;
+    store::unlock_users(conn, &batch.unlock).await?;
+    store::lock_users(conn, env, &batch.lock).await?;
+    store::deactivate_users(conn, env, &batch.deactivate).await?;
+    store::add_emails(conn, env, &batch.email_additions).await?;
     let new_passwords = batch
         .password_users
         .iter()
         .map(|(id, username)| new_password(*id, username, passwords))
         .collect::<Result<Vec<_>, _>>()?;
-    store::passwords::add_passwords(conn, env, &new_passwords).await?;
-    store::links::link_upstream(conn, env, &batch.links).await?;
+    store::add_passwords(conn, env, &new_passwords).await?;
+    store::link_upstream(conn, env, &batch.links).await?;
 
     on_progress("updating registration tokens");
-    let created_tokens = store::tokens::create_tokens(conn, env, &batch.new_tokens).await?;
+    let created_tokens = store::create_tokens(conn, env, &batch.new_tokens).await?;
     let revoked_at_birth: Vec<_> =
         created_tokens.iter().zip(&batch.new_tokens_revoked).filter(|(_, revoked)| **revoked).map(|(id, _)| *id).collect();
-    store::tokens::revoke_tokens(conn, env, &revoked_at_birth).await?;
-    store::tokens::update_tokens(conn, &batch.token_updates).await?;
-    store::tokens::revoke_tokens(conn, env, &batch.revoke_tokens).await?;
-    store::tokens::unrevoke_tokens(conn, &batch.unrevoke_tokens).await?;
+    store::revoke_tokens(conn, env, &revoked_at_birth).await?;
+    store::update_tokens(conn, &batch.token_updates).await?;
+    store::revoke_tokens(conn, env, &batch.revoke_tokens).await?;
+    store::unrevoke_tokens(conn, &batch.unrevoke_tokens).await?;
 
     on_progress("scheduling MAS jobs");
-    let _ = created;
-    store::jobs::schedule_jobs(conn, env, &batch.jobs).await?;
+    store::schedule_jobs(conn, env, &batch.jobs).await?;
     Ok(())
 }
 
@@ -158,9 +153,9 @@ async fn create_users(
     creates: &[&crate::plan::NewUser],
     passwords: &PreparedPasswords,
     jobs: &mut Vec<Job>,
-) -> Result<Vec<UserId>, ExecuteError> {
+) -> Result<(), ExecuteError> {
     if creates.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let rows: Vec<NewUser> = creates
         .iter()
@@ -171,7 +166,7 @@ async fn create_users(
             deactivated: new.state == UserState::Deactivated,
         })
         .collect();
-    let ids = store::users::create_users(conn, env, &rows).await?;
+    let ids = store::create_users(conn, env, &rows).await?;
     let mut new_passwords = Vec::new();
     let mut emails = Vec::new();
     let mut links = Vec::new();
@@ -186,10 +181,10 @@ async fn create_users(
             jobs.push(Job::ProvisionUser { user_id: *id, set_display_name: new.display_name.clone() });
         }
     }
-    store::passwords::add_passwords(conn, env, &new_passwords).await?;
-    store::emails::add_emails(conn, env, &emails).await?;
-    store::links::link_upstream(conn, env, &links).await?;
-    Ok(ids)
+    store::add_passwords(conn, env, &new_passwords).await?;
+    store::add_emails(conn, env, &emails).await?;
+    store::link_upstream(conn, env, &links).await?;
+    Ok(())
 }
 
 fn new_password(user_id: UserId, username: &str, passwords: &PreparedPasswords) -> Result<NewPassword, ExecuteError> {

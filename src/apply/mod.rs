@@ -7,6 +7,7 @@
 
 mod execute;
 pub mod lock;
+mod passwords;
 
 use std::time::Duration;
 
@@ -15,10 +16,10 @@ use thiserror::Error;
 
 pub use execute::ExecuteError;
 pub use lock::{LockError, LockHolder};
+pub use passwords::PreparedPasswords;
 
 use crate::env::Env;
 use crate::model::state::ActualState;
-use crate::pipeline::PreparedPasswords;
 use crate::plan::{Plan, PlanError, Summary};
 use crate::snapshot::{self, Scope, SnapshotError};
 
@@ -66,7 +67,8 @@ pub enum ApplyError {
 
 /// Applies `plan` atomically.
 ///
-/// `replan` recomputes the plan from a fresh snapshot (with the same manifest and facts);
+/// `scope` is what the plan was computed from; `replan` recomputes the plan from a fresh
+/// snapshot of it (with the same manifest and facts);
 /// `on_wait` is told who holds the lock if it is not free; `on_progress` hears each phase.
 ///
 /// # Errors
@@ -76,6 +78,7 @@ pub async fn apply(
     env: &Env,
     plan: &Plan,
     passwords: &PreparedPasswords,
+    scope: &Scope,
     options: &ApplyOptions,
     replan: impl Fn(&ActualState) -> Result<Plan, PlanError>,
     on_wait: impl FnMut(Option<&LockHolder>),
@@ -83,7 +86,9 @@ pub async fn apply(
 ) -> Result<ApplyReport, ApplyError> {
     let mut tx = conn.begin().await?;
     lock::acquire(&mut tx, options.lock_timeout, on_wait).await?;
-    let actual = snapshot::read(&mut tx, &Scope::all()).await?;
+    // READ COMMITTED: the lock was taken by this transaction's first statement, so only a
+    // fresh read per statement sees what the previous lock holder committed.
+    let actual = snapshot::read(&mut tx, scope).await?;
     let fresh = replan(&actual).map_err(ApplyError::Replan)?;
     if fresh.basis != plan.basis {
         return Err(ApplyError::Stale { reason: "rows the plan depends on differ".to_owned() });

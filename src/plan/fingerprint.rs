@@ -13,20 +13,28 @@ use sha2::{Digest, Sha256};
 #[serde(transparent)]
 pub struct Fingerprint(pub String);
 
-/// Accumulates the rows a plan depends on.
-pub(crate) struct Basis {
+/// Accumulates the rows a plan depends on (also used by `manage` commands' one-off plans).
+pub struct Basis {
     hasher: Sha256,
 }
 
+impl Default for Basis {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Basis {
-    pub(crate) fn new() -> Self {
+    /// Returns an empty basis.
+    #[must_use]
+    pub fn new() -> Self {
         Self {
             hasher: Sha256::new(),
         }
     }
 
     /// Adds one consulted object, tagged with its kind so that different objects never collide.
-    pub(crate) fn add(&mut self, kind: &str, value: &impl Serialize) {
+    pub fn add(&mut self, kind: &str, value: &impl Serialize) {
         self.hasher.update(kind.as_bytes());
         self.hasher.update([0]);
         // Serialising model types cannot fail (no maps with non-string keys, no custom errors);
@@ -38,11 +46,13 @@ impl Basis {
     }
 
     /// Adds a marker for a manifest object that is absent from the database.
-    pub(crate) fn add_absent(&mut self, kind: &str, key: &str) {
+    pub fn add_absent(&mut self, kind: &str, key: &str) {
         self.add(kind, &("absent", key));
     }
 
-    pub(crate) fn finish(self) -> Fingerprint {
+    /// Returns the digest of everything added.
+    #[must_use]
+    pub fn finish(self) -> Fingerprint {
         Fingerprint(hex::encode(self.hasher.finalize()))
     }
 }

@@ -21,7 +21,7 @@ mod tests;
 
 pub use change::{Change, NewToken, NewUser, PasswordWrite, PasswordWriteSource, UserRef};
 pub use facts::{DisplayNames, Facts, PasswordCheck};
-pub use fingerprint::Fingerprint;
+pub use fingerprint::{Basis, Fingerprint};
 pub use guards::{check_guards, GuardViolation};
 pub use planner::{plan, PlanError};
 
