@@ -40,7 +40,7 @@ impl Context {
     pub(crate) fn load(global: &GlobalArgs) -> miette::Result<Self> {
         // mas-cli loads `.env` from the working directory before reading its config; so do we.
         let _ = dotenvy::dotenv();
-        let config = config::load_from_process(&global.config)?;
+        let config = config::load(&global.config, &config::env_snapshot())?;
         let options = match &global.database_url {
             Some(url) => db::options_from_url(url)?,
             None => config.database.connect_options()?,

@@ -3,6 +3,7 @@
 //! This is the only module that imports clap, and (through [`output`]) the only one that
 //! writes to stdout or stderr.
 
+mod context;
 pub mod output;
 mod schema;
 mod validate;
@@ -15,6 +16,8 @@ use crate::exit::{Exit, EXIT_CODES_HELP};
 #[derive(Debug, Parser)]
 #[command(name = "masctl", version, about, after_help = EXIT_CODES_HELP)]
 pub struct Cli {
+    #[command(flatten)]
+    global: context::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -51,10 +54,19 @@ pub fn main() -> Exit {
 /// # Errors
 /// Returns the diagnostic to print for any failure that maps to exit code 1.
 pub fn run(cli: Cli) -> miette::Result<Exit> {
-    match cli.command {
-        Command::Validate(args) => validate::run(&args),
-        Command::Schema(args) => schema::run(&args),
+    match &cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Schema(args) => schema::run(args),
     }
+}
+
+/// Runs an async command on a runtime built for this one invocation.
+fn block_on<F: std::future::Future<Output = miette::Result<Exit>>>(future: F) -> miette::Result<Exit> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| miette::miette!("cannot start the async runtime: {error}"))?;
+    runtime.block_on(future)
 }
 
 #[cfg(test)]

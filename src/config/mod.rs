@@ -45,7 +45,8 @@ pub struct MasConfig {
 
 /// Why the configuration could not be loaded. Every message names the file (or environment
 /// variable) and the key; none includes a secret value.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[diagnostic(code(masctl::config))]
 pub enum ConfigError {
     /// A config file that was asked for does not exist.
     #[error("config file {} does not exist", path.display())]

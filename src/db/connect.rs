@@ -20,7 +20,8 @@ const REDACTED: &str = "<redacted>";
 
 /// Why no connection could be opened. Messages name host, port, user and database, never the
 /// password.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[diagnostic(code(masctl::database))]
 pub enum DbError {
     /// The server refused or could not be reached.
     #[error("could not connect to PostgreSQL at {target}: {message}")]

@@ -101,7 +101,8 @@ impl SchemaVersion {
 }
 
 /// Why the guard refused a database.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[diagnostic(code(masctl::schema))]
 pub enum SchemaError {
     /// `_sqlx_migrations` does not exist: this is not MAS's database, or it was never migrated.
     #[error(
@@ -131,6 +132,7 @@ pub enum SchemaError {
         "schema is newer than supported (MAS > {MAS_RELEASE}): the latest applied migration is \
          {latest}, masctl knows migrations up to {NEWEST_KNOWN_VERSION}"
     )]
+    #[diagnostic(help("pass --allow-newer-schema to proceed anyway, after checking masctl's changelog"))]
     TooNew {
         /// The highest applied version.
         latest: i64,
