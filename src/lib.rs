@@ -16,4 +16,5 @@ pub mod cli;
 pub mod env;
 pub mod exit;
 pub mod ids;
+pub mod manifest;
 pub mod model;
