@@ -3,7 +3,10 @@
 //! Data (plans, JSON, schemas) goes to stdout; diagnostics, warnings and progress to stderr.
 //! Colour follows `NO_COLOR`, `CLICOLOR_FORCE` and whether the stream is a terminal (anstream).
 
-#![expect(clippy::print_stderr, reason = "this module is the only writer")]
+#![expect(
+    clippy::print_stderr,
+    reason = "this module is the only writer (stdout goes through anstream)"
+)]
 
 use std::io::Write;
 

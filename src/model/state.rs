@@ -77,9 +77,10 @@ pub struct DesiredPassword {
 pub enum PasswordSource {
     /// The plaintext is in this environment variable (resolved at plan time, not validate time).
     Env(String),
-    /// The plaintext is the content of this file, without one trailing newline.
+    /// The plaintext is the content of this file, without one trailing newline. The path is
+    /// already resolved against the directory of the manifest file that names it.
     File(PathBuf),
-    /// The plaintext is written in the manifest itself (accepted only when explicitly allowed).
+    /// The plaintext is written in the manifest itself (only with `--allow-plaintext-passwords`).
     Literal(Secret),
     /// A ready-made hash, written to `user_passwords` as is.
     Hash {

@@ -1,0 +1,192 @@
+//! Files that are not a usable YAML mapping: clear diagnostics, never a panic.
+
+use super::{assert_diagnostic, problems, valid};
+use crate::manifest::{load_str, IssueKind, LoadOptions, ManifestError};
+
+fn kinds(error: &ManifestError) -> Vec<IssueKind> {
+    error
+        .issues()
+        .iter()
+        .map(crate::manifest::ManifestIssue::kind)
+        .collect()
+}
+
+#[test]
+fn syntax_error_points_at_the_line_and_column() {
+    let error =
+        problems("version: 1\nusers:\n  alice:\n    emails: [alice@example.org\n  bob: {}\n");
+    assert_diagnostic!("yaml_syntax", error);
+}
+
+#[test]
+fn bad_indentation() {
+    assert_diagnostic!(
+        "yaml_indentation",
+        problems("version: 1\nusers:\n  alice:\n    admin: true\n   state: locked\n")
+    );
+}
+
+#[test]
+fn tabs_get_a_hint() {
+    assert_diagnostic!("yaml_tabs", problems("version: 1\nusers:\n\talice: {}\n"));
+}
+
+#[test]
+fn empty_file() {
+    assert_diagnostic!("empty_file", problems(""));
+    assert_eq!(
+        kinds(&problems("# only a comment\n")),
+        [IssueKind::EmptyFile]
+    );
+}
+
+#[test]
+fn a_list_is_not_a_manifest() {
+    assert_diagnostic!("root_is_a_list", problems("- alice\n- bob\n"));
+}
+
+#[test]
+fn a_scalar_is_not_a_manifest() {
+    assert_eq!(kinds(&problems("hello\n")), [IssueKind::InvalidType]);
+    assert_eq!(kinds(&problems("~\n")), [IssueKind::InvalidType]);
+}
+
+#[test]
+fn invalid_utf8() {
+    let bytes = b"version: 1\nusers:\n  al\xffce: {}\n".to_vec();
+    let mut issues = Vec::new();
+    assert!(crate::manifest::document::read("latin1.yaml", bytes, &mut issues).is_none());
+    let error = ManifestError::from_issues(issues);
+    assert_diagnostic!("invalid_utf8", error);
+}
+
+#[test]
+fn a_file_larger_than_the_limit_is_refused_before_parsing() {
+    let bytes = vec![b'#'; crate::manifest::document::MAX_FILE_SIZE + 1];
+    let mut issues = Vec::new();
+    assert!(crate::manifest::document::read("huge.yaml", bytes, &mut issues).is_none());
+    assert_eq!(
+        kinds(&ManifestError::from_issues(issues)),
+        [IssueKind::TooLarge]
+    );
+}
+
+#[test]
+fn several_documents() {
+    assert_diagnostic!(
+        "multiple_documents",
+        problems("version: 1\n---\nversion: 1\n")
+    );
+}
+
+#[test]
+fn explicit_document_markers_are_fine() {
+    valid("---\nversion: 1\n...\n");
+}
+
+#[test]
+fn aliases_share_settings() {
+    let state = valid(
+        "version: 1\nusers:\n  alice: &staff\n    emails: []\n    state: locked\n  bob: *staff\n",
+    );
+    assert_eq!(state.users.len(), 2);
+    assert!(state
+        .users
+        .values()
+        .all(|user| user.state == crate::model::UserState::Locked));
+}
+
+#[test]
+fn unknown_alias() {
+    assert_eq!(
+        kinds(&problems("version: 1\nusers:\n  bob: *nobody\n")),
+        [IssueKind::YamlSyntax]
+    );
+}
+
+#[test]
+fn recursive_alias() {
+    assert_diagnostic!(
+        "recursive_alias",
+        problems("version: 1\nusers: &u\n  bob: *u\n")
+    );
+}
+
+#[test]
+fn alias_bomb_is_refused() {
+    let mut text = String::from("version: 1\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for level in 1..10 {
+        let previous = level - 1;
+        let refs = vec![format!("*a{previous}"); 10].join(", ");
+        text.push_str(&format!("a{level}: &a{level} [{refs}]\n"));
+    }
+    let started = std::time::Instant::now();
+    let error = problems(&text);
+    assert!(
+        started.elapsed().as_secs() < 5,
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(kinds(&error), [IssueKind::TooLarge]);
+    assert_diagnostic!("alias_bomb", error);
+}
+
+#[test]
+fn deep_nesting_is_refused() {
+    let text = format!(
+        "version: 1\nusers: {}{}\n",
+        "[".repeat(100),
+        "]".repeat(100)
+    );
+    assert_eq!(kinds(&problems(&text)), [IssueKind::TooLarge]);
+    let mut block = String::from("version: 1\nusers:\n");
+    for depth in 1..60 {
+        block.push_str(&format!("{}k{depth}:\n", "  ".repeat(depth)));
+    }
+    assert_eq!(kinds(&problems(&block)), [IssueKind::TooLarge]);
+}
+
+#[test]
+fn custom_tags_are_refused() {
+    assert_diagnostic!(
+        "unsupported_tag",
+        problems("version: 1\nusers:\n  alice: !user { admin: true }\n")
+    );
+}
+
+#[test]
+fn core_tags_work() {
+    let state = valid("version: !!int 1\nregistration_tokens:\n  - token: !!str 1234\n");
+    assert!(state.registration_tokens.contains_key("1234"));
+}
+
+#[test]
+fn merge_keys_are_explained() {
+    let error = problems("version: 1\nusers:\n  alice: &a { admin: true }\n  bob:\n    <<: *a\n");
+    assert_diagnostic!("merge_key", error);
+}
+
+#[test]
+fn duplicate_keys_in_any_mapping() {
+    assert_diagnostic!(
+        "duplicate_key",
+        problems("version: 1\nusers:\n  alice:\n    admin: true\n    admin: false\n")
+    );
+}
+
+#[test]
+fn a_byte_order_mark_is_accepted_and_spans_stay_right() {
+    let error = load_str(
+        "bom.yaml",
+        "\u{feff}version: 1\nusers:\n  é: {}\n  bad@: {}\n",
+        &LoadOptions::default(),
+    )
+    .expect_err("two invalid usernames");
+    assert_diagnostic!("byte_order_mark", error);
+}
+
+#[test]
+fn non_ascii_text_keeps_byte_offsets_right() {
+    let text = "version: 1\nusers:\n  alice:\n    display_name: Ålice Lïddell — ünïcödé\n    emails: [\"jörg@bücher.example\", \"bad address\"]\n";
+    assert_diagnostic!("non_ascii_offsets", problems(text));
+}

@@ -1,0 +1,360 @@
+//! raw → model for one file: the rules about values (usernames, emails, passwords, ULIDs,
+//! timestamps, limits), each broken rule reported at its node.
+//!
+//! Every user and token is checked even after a problem, so that one run reports everything.
+//! Rules that span several entries or files (duplicate users, tokens and links, conflicting
+//! `prune`/`guards`) are `merge`'s. Secrets are not read here: see `secrets::resolve_password`.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use ulid::Ulid;
+
+mod password;
+
+use super::document::Document;
+use super::error::{IssueKind, ManifestIssue};
+use super::raw::{self, Spanned};
+use super::tree::label_span;
+use super::{email, LoadOptions};
+use crate::model::state::{
+    DesiredLink, DesiredToken, DesiredUser, Guards, Prune, PruneTokens, PruneUsers,
+};
+use crate::model::{
+    fold_case, EmailAddress, Origin, PasswordPolicy, ProviderId, SourceFile, TokenState, UserState,
+    Username,
+};
+
+/// One file's users, tokens and settings, checked but not yet merged with the other files.
+pub(crate) struct FileManifest {
+    pub(crate) users: Vec<(Username, DesiredUser)>,
+    pub(crate) tokens: Vec<(String, DesiredToken)>,
+    pub(crate) prune: Option<(Prune, Origin)>,
+    pub(crate) guards: Option<(Guards, Origin)>,
+}
+
+/// Checks one decoded file; `base` is the directory relative `file:` passwords start from.
+pub(crate) fn validate(
+    document: Document,
+    base: &Path,
+    options: &LoadOptions,
+    issues: &mut Vec<ManifestIssue>,
+) -> FileManifest {
+    let Document { source, raw } = document;
+    let mut checker = Checker {
+        source: &source,
+        base,
+        options,
+        issues,
+    };
+    let users = raw
+        .users
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(name, user)| checker.user(&name, user.unwrap_or_default()))
+        .collect();
+    let tokens = raw
+        .registration_tokens
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|token| checker.token(token))
+        .collect();
+    let prune = raw
+        .prune
+        .map(|prune| (convert_prune(prune.value), checker.origin(&prune.span)));
+    let guards = raw
+        .guards
+        .map(|guards| (checker.guards(&guards.value), checker.origin(&guards.span)));
+    FileManifest {
+        users,
+        tokens,
+        prune,
+        guards,
+    }
+}
+
+struct Checker<'a> {
+    source: &'a Arc<SourceFile>,
+    base: &'a Path,
+    options: &'a LoadOptions,
+    issues: &'a mut Vec<ManifestIssue>,
+}
+
+impl Checker<'_> {
+    fn origin(&self, span: &Range<usize>) -> Origin {
+        Origin {
+            source: Arc::clone(self.source),
+            span: label_span(&self.source.text, span).into(),
+        }
+    }
+
+    fn report(
+        &mut self,
+        kind: IssueKind,
+        span: &Range<usize>,
+        message: String,
+        label: &str,
+        help: Option<&str>,
+    ) {
+        let span = label_span(&self.source.text, span);
+        let mut issue =
+            ManifestIssue::new(kind, message).located(self.source, span, Some(label.to_owned()));
+        if let Some(help) = help {
+            issue = issue.help(help);
+        }
+        self.issues.push(issue);
+    }
+
+    fn user(&mut self, name: &Spanned<String>, raw: raw::User) -> Option<(Username, DesiredUser)> {
+        let username = match Username::new(name.value.clone()) {
+            Ok(username) => Some(username),
+            Err(error) => {
+                let help =
+                    "a username is the localpart of a Matrix ID: letters, digits and `. _ = - / +`";
+                self.report(
+                    IssueKind::InvalidUsername,
+                    &name.span,
+                    format!("invalid username: {error}"),
+                    "this username",
+                    Some(help),
+                );
+                None
+            }
+        };
+        let user = DesiredUser {
+            admin: raw.admin,
+            state: match raw.state {
+                raw::UserState::Active => UserState::Active,
+                raw::UserState::Locked => UserState::Locked,
+                raw::UserState::Deactivated => UserState::Deactivated,
+            },
+            emails: raw.emails.map(|emails| self.emails(emails)),
+            password: raw.password.and_then(|password| self.password(password)),
+            password_policy: match raw.password_policy {
+                raw::PasswordPolicy::Initial => PasswordPolicy::Initial,
+                raw::PasswordPolicy::Enforce => PasswordPolicy::Enforce,
+            },
+            display_name: raw.display_name,
+            upstream: raw.upstream.map(|links| {
+                links
+                    .into_iter()
+                    .filter_map(|link| self.link(link))
+                    .collect()
+            }),
+            origin: self.origin(&name.span),
+        };
+        Some((username?, user))
+    }
+
+    fn emails(&mut self, emails: Vec<Spanned<String>>) -> Vec<EmailAddress> {
+        let mut seen: HashMap<String, Range<usize>> = HashMap::new();
+        let mut valid = Vec::new();
+        for email in emails {
+            if let Err(reason) = email::check(&email.value) {
+                let message = format!("`{}` is not a valid email address: {reason}", email.value);
+                self.report(
+                    IssueKind::InvalidEmail,
+                    &email.span,
+                    message,
+                    "invalid email address",
+                    None,
+                );
+                continue;
+            }
+            if let Some(first) = seen.get(&fold_case(&email.value)) {
+                let first = label_span(&self.source.text, first);
+                let issue = ManifestIssue::new(
+                    IssueKind::DuplicateEmail,
+                    format!("`{}` is listed twice for this user", email.value),
+                )
+                .located(
+                    self.source,
+                    label_span(&self.source.text, &email.span),
+                    Some("listed again here".to_owned()),
+                )
+                .also(first, "first listed here")
+                .help("MAS compares email addresses case-insensitively: keep one of them");
+                self.issues.push(issue);
+                continue;
+            }
+            seen.insert(fold_case(&email.value), email.span.clone());
+            valid.push(EmailAddress::new_unchecked(email.value));
+        }
+        valid
+    }
+
+    fn link(&mut self, link: Spanned<raw::UpstreamLink>) -> Option<DesiredLink> {
+        let raw::UpstreamLink { provider, subject } = link.value;
+        let provider = match parse_ulid(&provider.value) {
+            Ok(ulid) => Some(ProviderId(ulid)),
+            Err(reason) => {
+                let help = "the provider is the `id` of its entry under `upstream_oauth2.providers` in MAS's config";
+                self.report(
+                    IssueKind::InvalidUlid,
+                    &provider.span,
+                    format!("invalid provider ULID: {reason}"),
+                    "this ULID",
+                    Some(help),
+                );
+                None
+            }
+        };
+        if subject.value.is_empty() {
+            self.report(
+                IssueKind::InvalidValue,
+                &subject.span,
+                "the subject is empty".to_owned(),
+                "empty subject",
+                None,
+            );
+            return None;
+        }
+        Some(DesiredLink {
+            provider: provider?,
+            subject: subject.value,
+            origin: self.origin(&link.span),
+        })
+    }
+
+    fn token(&mut self, token: raw::Token) -> Option<(String, DesiredToken)> {
+        let raw::Token {
+            token: name,
+            usage_limit,
+            expires_at,
+            state,
+        } = token;
+        let mut valid = true;
+        if name.value.is_empty()
+            || name
+                .value
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
+            let message =
+                "a registration token cannot be empty or hold spaces or control characters";
+            self.report(
+                IssueKind::InvalidToken,
+                &name.span,
+                message.to_owned(),
+                "this token",
+                None,
+            );
+            valid = false;
+        }
+        let usage_limit = match usage_limit {
+            None => None,
+            Some(limit) => {
+                let checked = self.usage_limit(&limit);
+                valid &= checked.is_some();
+                checked
+            }
+        };
+        let expires_at = match expires_at.map(|at| (DateTime::parse_from_rfc3339(&at.value), at)) {
+            None => None,
+            Some((Ok(time), _)) => Some(time.with_timezone(&Utc)),
+            Some((Err(error), at)) => {
+                let help = "write it like 2027-01-01T00:00:00Z (date, time and offset)";
+                let message = format!("`{}` is not an RFC 3339 timestamp: {error}", at.value);
+                self.report(
+                    IssueKind::InvalidTimestamp,
+                    &at.span,
+                    message,
+                    "this timestamp",
+                    Some(help),
+                );
+                valid = false;
+                None
+            }
+        };
+        let state = match state {
+            raw::TokenState::Active => TokenState::Active,
+            raw::TokenState::Revoked => TokenState::Revoked,
+        };
+        let desired = DesiredToken {
+            usage_limit,
+            expires_at,
+            state,
+            origin: self.origin(&name.span),
+        };
+        valid.then_some((name.value, desired))
+    }
+
+    fn usage_limit(&mut self, limit: &Spanned<i64>) -> Option<u32> {
+        // MAS stores the limit in an `integer` column, so it must fit in an i32.
+        let max = i64::from(i32::MAX);
+        let message = if limit.value < 0 {
+            "the usage limit cannot be negative".to_owned()
+        } else if limit.value > max {
+            format!(
+                "the usage limit is too large: MAS stores it as a 32-bit integer (at most {max})"
+            )
+        } else {
+            return u32::try_from(limit.value).ok();
+        };
+        self.report(
+            IssueKind::InvalidUsageLimit,
+            &limit.span,
+            message,
+            "this limit",
+            Some("omit `usage_limit` for an unlimited token"),
+        );
+        None
+    }
+
+    fn guards(&mut self, guards: &raw::Guards) -> Guards {
+        let percent = guards.max_destructive_percent.as_ref().and_then(|percent| {
+            if percent.value <= 100 {
+                return Some(percent.value);
+            }
+            let message = "`max_destructive_percent` is a percentage: from 0 to 100".to_owned();
+            self.report(
+                IssueKind::InvalidGuard,
+                &percent.span,
+                message,
+                "this value",
+                None,
+            );
+            None
+        });
+        Guards {
+            max_deactivations: guards.max_deactivations,
+            max_locks: guards.max_locks,
+            max_destructive_percent: percent,
+        }
+    }
+}
+
+fn convert_prune(prune: raw::Prune) -> Prune {
+    Prune {
+        users: match prune.users {
+            raw::PruneUsers::Ignore => PruneUsers::Ignore,
+            raw::PruneUsers::Lock => PruneUsers::Lock,
+            raw::PruneUsers::Deactivate => PruneUsers::Deactivate,
+        },
+        registration_tokens: match prune.registration_tokens {
+            raw::PruneTokens::Ignore => PruneTokens::Ignore,
+            raw::PruneTokens::Revoke => PruneTokens::Revoke,
+        },
+    }
+}
+
+/// Parses a ULID case-insensitively, refusing what the `ulid` crate would silently truncate.
+pub(crate) fn parse_ulid(text: &str) -> Result<Ulid, String> {
+    let length = text.chars().count();
+    if length != ulid::ULID_LEN {
+        return Err(format!(
+            "a ULID has {} characters, this one has {length}",
+            ulid::ULID_LEN
+        ));
+    }
+    // 26 base32 digits hold 130 bits; a ULID is 128, so the first digit is at most 7.
+    if !text.starts_with(|c: char| ('0'..='7').contains(&c)) {
+        return Err("a ULID starts with a digit from 0 to 7".to_owned());
+    }
+    Ulid::from_string(text).map_err(|_| {
+        "a ULID uses Crockford's base32: digits and letters except I, L, O and U".to_owned()
+    })
+}
