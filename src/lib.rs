@@ -23,6 +23,7 @@ pub mod ids;
 pub mod manifest;
 pub mod model;
 pub mod password;
+pub mod pipeline;
 pub mod plan;
 pub mod render;
 pub mod snapshot;

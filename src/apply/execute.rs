@@ -36,7 +36,7 @@ pub(crate) async fn run(
     env: &Env,
     changes: &[Change],
     passwords: &PreparedPasswords,
-    on_progress: &mut dyn FnMut(&str),
+    on_progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(), ExecuteError> {
     let mut batch = Batch::default();
     for change in changes {

@@ -40,7 +40,8 @@ pub struct ApplyReport {
 }
 
 /// Why an apply wrote nothing.
-#[derive(Debug, Error)]
+#[derive(Debug, Error, miette::Diagnostic)]
+#[diagnostic(code(masctl::apply))]
 pub enum ApplyError {
     /// The lock was not obtained.
     #[error(transparent)]
@@ -73,6 +74,7 @@ pub enum ApplyError {
 ///
 /// # Errors
 /// See [`ApplyError`]; in every case nothing is written.
+#[expect(clippy::too_many_arguments, reason = "each is a distinct input; a struct would only rename them")]
 pub async fn apply(
     conn: &mut PgConnection,
     env: &Env,
@@ -82,7 +84,7 @@ pub async fn apply(
     options: &ApplyOptions,
     replan: impl Fn(&ActualState) -> Result<Plan, PlanError>,
     on_wait: impl FnMut(Option<&LockHolder>),
-    on_progress: &mut dyn FnMut(&str),
+    on_progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<ApplyReport, ApplyError> {
     let mut tx = conn.begin().await?;
     lock::acquire(&mut tx, options.lock_timeout, on_wait).await?;

@@ -76,6 +76,7 @@ pub(crate) async fn run(args: &ApplyArgs, global: &GlobalArgs) -> miette::Result
         &context.env,
         plan,
         &passwords,
+        &crate::snapshot::Scope::all(),
         &options,
         |actual| planner::plan(&desired, actual, &planned.facts),
         |holder| {
@@ -104,7 +105,7 @@ pub(crate) async fn run(args: &ApplyArgs, global: &GlobalArgs) -> miette::Result
             output::report(&miette::Report::msg(error.to_string()));
             Ok(Exit::LockTimeout)
         }
-        Err(error) => Err(miette::Report::msg(error.to_string())),
+        Err(error) => Err(miette::Report::new(error)),
     }
 }
 

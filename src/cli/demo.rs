@@ -81,6 +81,7 @@ async fn demo(options: &PgConnectOptions, desired: &DesiredState, env: &Env) -> 
         env,
         &planned.plan,
         &passwords,
+        &crate::snapshot::Scope::all(),
         &options,
         |actual| planner::plan(desired, actual, &planned.facts),
         |_| {},

@@ -3,8 +3,11 @@
 //! This is the only module that imports clap, and (through [`output`]) the only one that
 //! writes to stdout or stderr.
 
+mod apply;
 mod context;
+mod demo;
 pub mod output;
+mod plan;
 mod schema;
 mod validate;
 
@@ -26,7 +29,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Validate(validate::ValidateArgs),
+    Plan(plan::PlanArgs),
+    Apply(apply::ApplyArgs),
     Schema(schema::SchemaArgs),
+    Demo(demo::DemoArgs),
 }
 
 /// Parses the process arguments, runs the command and returns how it ended.
@@ -57,6 +63,9 @@ pub fn run(cli: Cli) -> miette::Result<Exit> {
     match &cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Plan(args) => block_on(plan::run(args, &cli.global)),
+        Command::Apply(args) => block_on(apply::run(args, &cli.global)),
+        Command::Demo(args) => block_on(demo::run(args)),
     }
 }
 

@@ -336,6 +336,13 @@ impl ManifestError {
         }
     }
 
+    /// Combines several errors into one that reports all their issues; `None` if there are none.
+    #[must_use]
+    pub fn merge(errors: Vec<ManifestError>) -> Option<Self> {
+        let issues: Vec<ManifestIssue> = errors.into_iter().flat_map(|error| error.issues).collect();
+        (!issues.is_empty()).then_some(Self { issues })
+    }
+
     /// Returns every issue, in file order.
     #[must_use]
     pub fn issues(&self) -> &[ManifestIssue] {

@@ -60,9 +60,22 @@ struct UserView {
 
 #[derive(Debug, Clone, Default, Serialize)]
 struct TokenView {
+    #[serde(serialize_with = "limit_or_unlimited")]
     usage_limit: Option<u32>,
+    #[serde(serialize_with = "time_or_never")]
     expires_at: Option<String>,
     state: TokenState,
+}
+
+fn limit_or_unlimited<S: serde::Serializer>(limit: &Option<u32>, serializer: S) -> Result<S::Ok, S::Error> {
+    match limit {
+        Some(limit) => serializer.serialize_u32(*limit),
+        None => serializer.serialize_str("unlimited"),
+    }
+}
+
+fn time_or_never<S: serde::Serializer>(time: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(time.as_deref().unwrap_or("never"))
 }
 
 /// Groups the plan's changes per object, with before/after views.

@@ -46,7 +46,7 @@ async fn plan_of(conn: &mut PgConnection, desired: &DesiredState) -> Planned {
 async fn apply_planned(conn: &mut PgConnection, env: &Env, desired: &DesiredState, planned: &Planned) -> Result<apply::ApplyReport, ApplyError> {
     let passwords = pipeline::prepare_passwords(&planned.plan, desired, &manager(), env).unwrap();
     let options = ApplyOptions { lock_timeout: Duration::from_secs(2) };
-    apply::apply(conn, env, &planned.plan, &passwords, &options, |actual| plan::plan(desired, actual, &planned.facts), |_| {}, &mut |_| {}).await
+    apply::apply(conn, env, &planned.plan, &passwords, &masctl::snapshot::Scope::all(), &options, |actual| plan::plan(desired, actual, &planned.facts), |_| {}, &mut |_| {}).await
 }
 
 /// Plans and applies `yaml`, then checks that a second plan is empty.
@@ -149,7 +149,8 @@ async fn a_failing_statement_rolls_everything_back() {
     let desired = desired(&FULL.replace("bob@example.org", "boom@example.org"));
     let planned = plan_of(&mut conn, &desired).await;
     let error = apply_planned(&mut conn, &Env::test(2), &desired, &planned).await.unwrap_err();
-    assert!(error.to_string().contains("refused by test"), "{error}");
+    let chain = std::iter::successors(Some(&error as &dyn std::error::Error), |e| e.source()).map(ToString::to_string).collect::<Vec<_>>().join(": ");
+    assert!(chain.contains("refused by test"), "{chain}");
     assert_eq!(dump(&mut conn).await, before);
 }
 
@@ -202,7 +203,7 @@ async fn the_lock_serialises_applies_and_names_its_holder() {
     let passwords = pipeline::prepare_passwords(&planned.plan, &desired, &manager(), &Env::test(5)).unwrap();
     let mut seen = None;
     let options = ApplyOptions { lock_timeout: Duration::from_millis(600) };
-    let error = apply::apply(&mut conn, &Env::test(5), &planned.plan, &passwords, &options, |a| plan::plan(&desired, a, &planned.facts), |h| seen = h.cloned(), &mut |_| {})
+    let error = apply::apply(&mut conn, &Env::test(5), &planned.plan, &passwords, &masctl::snapshot::Scope::all(), &options, |a| plan::plan(&desired, a, &planned.facts), |h| seen = h.cloned(), &mut |_| {})
         .await
         .unwrap_err();
     let ApplyError::Lock(LockError::Timeout { holder: Some(holder_info), .. }) = error else { panic!("{error}") };

@@ -3,6 +3,7 @@
 //! Every `tests/it/*.rs` file must be listed here; `every_test_file_is_a_module` fails otherwise,
 //! so a forgotten file cannot silently stop running.
 
+mod apply;
 mod common;
 mod config;
 mod db_guard;
