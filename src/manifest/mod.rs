@@ -156,8 +156,9 @@ fn load_inputs(
                 &mut file_issues,
             ));
         }
-        // Problems are found stage by stage; show them in file order.
-        file_issues.sort_by_key(ManifestIssue::offset);
+        // Problems are found stage by stage; show them in file order, "stopped checking" last.
+        file_issues
+            .sort_by_key(|issue| (issue.kind() == IssueKind::TooManyProblems, issue.offset()));
         issues.extend(file_issues);
         files.push(name);
     }
