@@ -306,8 +306,8 @@ impl Checker<'_> {
 
     fn guards(&mut self, guards: &raw::Guards) -> Guards {
         let percent = guards.max_destructive_percent.as_ref().and_then(|percent| {
-            if percent.value <= 100 {
-                return Some(percent.value);
+            if let Ok(percent @ 0..=100) = u8::try_from(percent.value) {
+                return Some(percent);
             }
             let message = "`max_destructive_percent` is a percentage: from 0 to 100".to_owned();
             self.report(
