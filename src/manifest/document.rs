@@ -116,7 +116,7 @@ fn decode(
     }
     if decoded.truncated {
         let message = format!(
-            "stopped checking `{}` after {MAX_PROBLEMS} problems",
+            "stopped after the first {MAX_PROBLEMS} problems in `{}`",
             source.name
         );
         issues.push(ManifestIssue::new(IssueKind::TooManyProblems, message));

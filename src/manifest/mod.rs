@@ -161,10 +161,7 @@ fn load_inputs(
                 &mut file_issues,
             ));
         }
-        // Problems are found stage by stage; show them in file order, "stopped checking" last.
-        file_issues
-            .sort_by_key(|issue| (issue.kind() == IssueKind::TooManyProblems, issue.offset()));
-        issues.extend(file_issues);
+        issues.extend(in_file_order(file_issues, &name));
         files.push(name);
     }
     let state = merge::merge(manifests, &mut issues);
@@ -173,6 +170,27 @@ fn load_inputs(
     } else {
         Err(ManifestError::from_issues(issues))
     }
+}
+
+/// Sorts one file's issues by position (they are found stage by stage) and keeps the first
+/// [`de::MAX_PROBLEMS`], so that a broken generated file does not flood the terminal.
+fn in_file_order(issues: Vec<ManifestIssue>, name: &str) -> Vec<ManifestIssue> {
+    let (mut stopped, mut issues): (Vec<_>, Vec<_>) = issues
+        .into_iter()
+        .partition(|issue| issue.kind() == IssueKind::TooManyProblems);
+    issues.sort_by_key(ManifestIssue::offset);
+    if issues.len() > de::MAX_PROBLEMS {
+        issues.truncate(de::MAX_PROBLEMS);
+        if stopped.is_empty() {
+            let message = format!(
+                "stopped after the first {} problems in `{name}`",
+                de::MAX_PROBLEMS
+            );
+            stopped.push(ManifestIssue::new(IssueKind::TooManyProblems, message));
+        }
+    }
+    issues.extend(stopped.into_iter().take(1));
+    issues
 }
 
 /// Expands directories (in argument order) and drops files named twice.
