@@ -130,6 +130,7 @@ pub(crate) struct Decoder<'t> {
 }
 
 impl Decoder<'_> {
+    /// Whether a problem hid this node from decoding.
     pub(crate) fn is_masked(&self, node: NodeId) -> bool {
         self.masked.borrow().contains(&node)
     }
@@ -184,6 +185,7 @@ impl Decoder<'_> {
         })
     }
 
+    /// Returns a key's text, if it is a scalar.
     pub(crate) fn key_text(&self, key: NodeId) -> Option<&str> {
         match self.tree.nodes.get(key).map(|n| &n.kind) {
             Some(NodeKind::Scalar(scalar)) => Some(scalar.text.as_str()),
@@ -204,6 +206,7 @@ pub(crate) struct Error {
 }
 
 impl Error {
+    /// Returns an error not yet attributed to a node.
     pub(crate) fn new(kind: ProblemKind, message: String, help: Option<String>) -> Self {
         Self {
             kind,

@@ -207,7 +207,9 @@ fn checking_stops_after_many_problems() {
 fn value_problems_are_capped_too() {
     let mut text = String::from("version: 1\nusers:\n");
     for n in 0..150 {
-        text.push_str(&format!("  user{n}: {{ emails: [nobody], colour: blue }}\n"));
+        text.push_str(&format!(
+            "  user{n}: {{ emails: [nobody], colour: blue }}\n"
+        ));
     }
     let kinds = kinds(&problems(&text));
     assert_eq!(kinds.len(), crate::manifest::de::MAX_PROBLEMS + 1);
