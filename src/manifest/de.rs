@@ -70,6 +70,7 @@ pub(crate) fn decode<T: DeserializeOwned>(tree: &Tree, root: NodeId) -> Decoded<
         tree,
         masked: RefCell::default(),
         unknown: RefCell::default(),
+        reported: RefCell::default(),
     };
     let mut fatal = Vec::new();
     let mut truncated = false;
@@ -86,7 +87,7 @@ pub(crate) fn decode<T: DeserializeOwned>(tree: &Tree, root: NodeId) -> Decoded<
                         help: error.help,
                     });
                 }
-                if fatal.len() >= MAX_PROBLEMS {
+                if fatal.len() + decoder.unknown.borrow().len() >= MAX_PROBLEMS {
                     truncated = true;
                     break None;
                 }
@@ -124,19 +125,22 @@ pub(crate) struct Decoder<'t> {
     pub(crate) tree: &'t Tree,
     masked: RefCell<HashSet<NodeId>>,
     unknown: RefCell<Vec<Unknown>>,
+    /// The keys in `unknown`, to record each once however many attempts see it.
+    reported: RefCell<HashSet<NodeId>>,
 }
 
 impl Decoder<'_> {
+    /// Whether a problem hid this node from decoding.
     pub(crate) fn is_masked(&self, node: NodeId) -> bool {
         self.masked.borrow().contains(&node)
     }
 
     /// Records an unknown key once, however many decode attempts see it.
     fn unknown_field(&self, map: NodeId, key: NodeId, name: &str, fields: &'static [&'static str]) {
-        let mut unknown = self.unknown.borrow_mut();
-        if unknown.iter().any(|u| u.problem.node == key) {
+        if !self.reported.borrow_mut().insert(key) {
             return;
         }
+        let mut unknown = self.unknown.borrow_mut();
         let suggestion = closest(name, fields);
         let help = if name == "<<" {
             Some("YAML merge keys (`<<`) are not supported; write the fields out".to_owned())
@@ -181,6 +185,7 @@ impl Decoder<'_> {
         })
     }
 
+    /// Returns a key's text, if it is a scalar.
     pub(crate) fn key_text(&self, key: NodeId) -> Option<&str> {
         match self.tree.nodes.get(key).map(|n| &n.kind) {
             Some(NodeKind::Scalar(scalar)) => Some(scalar.text.as_str()),
@@ -201,6 +206,7 @@ pub(crate) struct Error {
 }
 
 impl Error {
+    /// Returns an error not yet attributed to a node.
     pub(crate) fn new(kind: ProblemKind, message: String, help: Option<String>) -> Self {
         Self {
             kind,

@@ -43,6 +43,7 @@ macro_rules! integer {
 }
 
 impl<'d, 't> NodeDe<'d, 't> {
+    /// Returns the deserializer of a value node.
     pub(crate) fn new(decoder: &'d Decoder<'t>, node: NodeId) -> Self {
         Self {
             decoder,
@@ -51,6 +52,7 @@ impl<'d, 't> NodeDe<'d, 't> {
         }
     }
 
+    /// Returns the deserializer of a mapping key (read verbatim, see the module docs).
     pub(crate) fn key(decoder: &'d Decoder<'t>, node: NodeId) -> Self {
         Self {
             decoder,
@@ -72,6 +74,7 @@ impl<'d, 't> NodeDe<'d, 't> {
         result.map_err(|e| e.at(self.node))
     }
 
+    /// Returns the node's byte range.
     pub(crate) fn span(&self) -> Range<usize> {
         self.get().map_or(0..0, |node| node.span.clone())
     }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::de::{self, Problem, ProblemKind, MAX_PROBLEMS};
 use super::error::{IssueKind, ManifestIssue};
 use super::raw;
+use super::scalar;
 use super::span;
 use super::tree::{label_span, NodeId, NodeKind, ParseError, ParseErrorKind, Tree};
 use crate::model::SourceFile;
@@ -18,7 +19,7 @@ use crate::model::SourceFile;
 pub(crate) const MAX_FILE_SIZE: usize = 32 * 1024 * 1024;
 
 /// The only manifest format version this masctl reads.
-const VERSION: u64 = 1;
+const VERSION: i64 = 1;
 
 /// A file that parsed, with its (masked) text for diagnostics.
 pub(crate) struct Document {
@@ -97,44 +98,25 @@ fn decode(
 ) -> Option<Document> {
     let decoded = de::decode::<raw::Manifest>(tree, root);
     let version = decoded.value.as_ref().and_then(|raw| raw.version.as_ref());
-    match version {
-        Some(version) if version.value != VERSION => {
-            // Another format version: the rest of the file would only produce noise.
-            let issue = ManifestIssue::new(
-                IssueKind::UnsupportedVersion,
-                format!("manifest version {} is not supported", version.value),
-            )
-            .located(
-                source,
-                version.span.clone(),
-                Some("this masctl reads version 1".to_owned()),
-            )
+    if let Some(version) = version.filter(|version| version.value != VERSION) {
+        // Another format version: the rest of the file would only produce noise.
+        let message = format!("manifest version {} is not supported", version.value);
+        let label = Some("this masctl reads version 1".to_owned());
+        let issue = ManifestIssue::new(IssueKind::UnsupportedVersion, message)
+            .located(source, version.span.clone(), label)
             .help("upgrade masctl, or write the manifest in format version 1");
-            issues.push(issue);
-            return None;
-        }
-        Some(_) => {}
-        // Present but invalid, or the file is not a mapping at all: already reported.
-        None if tree.lookup(root, "version").is_some() => {}
-        None if !matches!(
-            tree.get(root).map(|node| &node.kind),
-            Some(NodeKind::Map(_))
-        ) => {}
-        None => {
-            let span = label_span(&source.text, &node_span(tree, root));
-            let issue =
-                ManifestIssue::new(IssueKind::MissingVersion, "the manifest has no `version`")
-                    .located(source, span.start..span.start, None)
-                    .help("add `version: 1` as the first line");
-            issues.push(issue);
-        }
+        issues.push(issue);
+        return None;
+    }
+    if version.is_none() {
+        issues.extend(missing_version(tree, root, source));
     }
     for problem in &decoded.problems {
         issues.push(problem_issue(tree, root, source, problem));
     }
     if decoded.truncated {
         let message = format!(
-            "stopped checking `{}` after {MAX_PROBLEMS} problems",
+            "stopped after the first {MAX_PROBLEMS} problems in `{}`",
             source.name
         );
         issues.push(ManifestIssue::new(IssueKind::TooManyProblems, message));
@@ -144,6 +126,42 @@ fn decode(
         source: Arc::clone(source),
         raw,
     })
+}
+
+/// Reports a mapping without `version` (or with an empty one); a `version` of the wrong type
+/// and a file that is not a mapping were reported by decoding already.
+fn missing_version(tree: &Tree, root: NodeId, source: &Arc<SourceFile>) -> Option<ManifestIssue> {
+    if !matches!(
+        tree.get(root).map(|node| &node.kind),
+        Some(NodeKind::Map(_))
+    ) {
+        return None;
+    }
+    match tree.lookup(root, "version") {
+        Some(value) if !is_null(tree, value) => None,
+        Some(value) => {
+            let at = node_span(tree, value).start;
+            let issue = ManifestIssue::new(IssueKind::MissingVersion, "`version` has no value")
+                .located(source, at..at, None)
+                .help("write `version: 1`");
+            Some(issue)
+        }
+        None => {
+            let start = label_span(&source.text, &node_span(tree, root)).start;
+            let issue =
+                ManifestIssue::new(IssueKind::MissingVersion, "the manifest has no `version`")
+                    .located(source, start..start, None)
+                    .help("add `version: 1` as the first line");
+            Some(issue)
+        }
+    }
+}
+
+fn is_null(tree: &Tree, id: NodeId) -> bool {
+    match tree.get(id).map(|node| &node.kind) {
+        Some(NodeKind::Scalar(scalar)) => scalar::resolve(scalar) == Ok(scalar::Resolved::Null),
+        _ => false,
+    }
 }
 
 fn node_span(tree: &Tree, id: NodeId) -> std::ops::Range<usize> {

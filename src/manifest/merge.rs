@@ -5,122 +5,152 @@
 //! a related note in the other file. Users and tokens keep file order, files argument order.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::error::{IssueKind, ManifestIssue};
 use super::validate::FileManifest;
-use crate::model::state::DesiredState;
+use crate::model::state::{DesiredState, DesiredToken, DesiredUser};
 use crate::model::{Origin, ProviderId, Username};
+
+const SETTING_HELP: &str = "set it in one file only, or to the same value everywhere";
 
 /// Merges checked files in order, pushing cross-entry problems to `issues`.
 pub(crate) fn merge(files: Vec<FileManifest>, issues: &mut Vec<ManifestIssue>) -> DesiredState {
-    let mut state = DesiredState::default();
-    let mut folded: HashMap<String, Username> = HashMap::new();
-    let mut links: HashMap<(ProviderId, String), (Username, Origin)> = HashMap::new();
-    let mut prune: Option<Origin> = None;
-    let mut guards: Option<Origin> = None;
+    let mut merger = Merger {
+        state: DesiredState::default(),
+        issues,
+        folded: HashMap::new(),
+        links: HashMap::new(),
+        prune: None,
+        guards: None,
+    };
     for file in files {
+        merger.add_file(file);
+    }
+    merger.state
+}
+
+struct Merger<'a> {
+    state: DesiredState,
+    issues: &'a mut Vec<ManifestIssue>,
+    /// Case-folded username → the spelling first seen.
+    folded: HashMap<String, Username>,
+    /// (provider, subject) → the user holding the link, and where.
+    links: HashMap<(ProviderId, String), (Username, Origin)>,
+    /// Where `prune` and `guards` were first set.
+    prune: Option<Origin>,
+    guards: Option<Origin>,
+}
+
+impl Merger<'_> {
+    fn add_file(&mut self, file: FileManifest) {
         for (username, user) in file.users {
-            if let Some(first) = folded
-                .get(&username.folded())
-                .and_then(|name| state.users.get(name))
-            {
-                let message = if state.users.contains_key(&username) {
-                    format!("user `{username}` is defined twice")
-                } else {
-                    let first_name = folded
-                        .get(&username.folded())
-                        .map(Username::as_str)
-                        .unwrap_or_default();
-                    format!("user `{username}` clashes with `{first_name}`: MAS compares usernames case-insensitively")
-                };
-                issues.push(duplicate(
-                    IssueKind::DuplicateUser,
-                    message,
-                    &user.origin,
-                    &first.origin,
-                    "define each user once",
-                ));
-                continue;
-            }
-            for link in user.upstream.iter().flatten() {
-                let key = (link.provider, link.subject.clone());
-                if let Some((owner, first)) = links.get(&key) {
-                    let message = format!(
-                        "the account `{}` at provider {} is linked twice (already to `{owner}`)",
-                        link.subject, link.provider
-                    );
-                    let help = "MAS links an upstream account to one user only";
-                    issues.push(duplicate(
-                        IssueKind::DuplicateLink,
-                        message,
-                        &link.origin,
-                        first,
-                        help,
-                    ));
-                } else {
-                    links.insert(key, (username.clone(), link.origin.clone()));
-                }
-            }
-            folded.insert(username.folded(), username.clone());
-            state.users.insert(username, user);
+            self.add_user(username, user);
         }
         for (name, token) in file.tokens {
-            if let Some(first) = state.registration_tokens.get(&name) {
-                let message = format!("registration token `{name}` is listed twice");
-                issues.push(duplicate(
-                    IssueKind::DuplicateToken,
-                    message,
-                    &token.origin,
-                    &first.origin,
-                    "list each token once",
-                ));
-                continue;
-            }
-            state.registration_tokens.insert(name, token);
+            self.add_token(name, token);
         }
-        if let Some((value, origin)) = file.prune {
-            match &prune {
-                Some(first) if value != state.prune => {
+        if let Some((prune, origin)) = file.prune {
+            match &self.prune {
+                None => {
+                    self.state.prune = prune;
+                    self.prune = Some(origin);
+                }
+                Some(first) if prune != self.state.prune => {
                     let message = "`prune` is set differently in two places".to_owned();
-                    issues.push(duplicate(
+                    let issue = duplicate(
                         IssueKind::ConflictingSetting,
                         message,
                         &origin,
                         first,
                         SETTING_HELP,
-                    ));
+                    );
+                    self.issues.push(issue);
                 }
                 Some(_) => {}
-                None => {
-                    state.prune = value;
-                    prune = Some(origin);
-                }
             }
         }
-        if let Some((value, origin)) = file.guards {
-            match &guards {
-                Some(first) if value != state.guards => {
+        if let Some((guards, origin)) = file.guards {
+            match &self.guards {
+                None => {
+                    self.state.guards = guards;
+                    self.guards = Some(origin);
+                }
+                Some(first) if guards != self.state.guards => {
                     let message = "`guards` is set differently in two places".to_owned();
-                    issues.push(duplicate(
+                    let issue = duplicate(
                         IssueKind::ConflictingSetting,
                         message,
                         &origin,
                         first,
                         SETTING_HELP,
-                    ));
+                    );
+                    self.issues.push(issue);
                 }
                 Some(_) => {}
-                None => {
-                    state.guards = value;
-                    guards = Some(origin);
-                }
             }
         }
     }
-    state
-}
 
-const SETTING_HELP: &str = "set it in one file only, or to the same value everywhere";
+    fn add_user(&mut self, username: Username, user: DesiredUser) {
+        let first_name = self.folded.get(&username.folded());
+        if let Some(first) = first_name.and_then(|name| self.state.users.get(name)) {
+            let message = match first_name {
+                Some(name) if *name != username => format!(
+                    "user `{username}` clashes with `{name}`: MAS compares usernames case-insensitively"
+                ),
+                _ => format!("user `{username}` is defined twice"),
+            };
+            let issue = duplicate(
+                IssueKind::DuplicateUser,
+                message,
+                &user.origin,
+                &first.origin,
+                "define each user once",
+            );
+            self.issues.push(issue);
+            return;
+        }
+        for link in user.upstream.iter().flatten() {
+            let key = (link.provider, link.subject.clone());
+            if let Some((owner, first)) = self.links.get(&key) {
+                let message = format!(
+                    "the account `{}` at provider {} is linked twice (already to `{owner}`)",
+                    link.subject, link.provider
+                );
+                let help = "MAS links an upstream account to one user only";
+                self.issues.push(duplicate(
+                    IssueKind::DuplicateLink,
+                    message,
+                    &link.origin,
+                    first,
+                    help,
+                ));
+            } else {
+                self.links
+                    .insert(key, (username.clone(), link.origin.clone()));
+            }
+        }
+        self.folded.insert(username.folded(), username.clone());
+        self.state.users.insert(username, user);
+    }
+
+    fn add_token(&mut self, name: String, token: DesiredToken) {
+        if let Some(first) = self.state.registration_tokens.get(&name) {
+            let message = format!("registration token `{name}` is listed twice");
+            let issue = duplicate(
+                IssueKind::DuplicateToken,
+                message,
+                &token.origin,
+                &first.origin,
+                "list each token once",
+            );
+            self.issues.push(issue);
+            return;
+        }
+        self.state.registration_tokens.insert(name, token);
+    }
+}
 
 /// An issue at `here` that also points at `first`, in the same snippet or in a related note.
 fn duplicate(
@@ -133,7 +163,7 @@ fn duplicate(
     let issue =
         ManifestIssue::at(here, kind, message, Some("defined again here".to_owned())).help(help);
     let first_span = first.span.offset()..first.span.offset() + first.span.len();
-    if std::sync::Arc::ptr_eq(&here.source, &first.source) {
+    if Arc::ptr_eq(&here.source, &first.source) {
         issue.also(first_span, "first defined here")
     } else {
         let note = ManifestIssue::at(

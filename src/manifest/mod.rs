@@ -1,19 +1,24 @@
 //! The manifest: YAML files in, a [`DesiredState`] out, or every problem as a located diagnostic.
 //!
 //! ```text
-//! files/dirs ─► bytes ─► span::parse ─► Tree ─► de::decode ─► raw::Manifest ─► validate ─► merge ─► DesiredState
-//!                         (syntax)              (shape)                        (values)    (duplicates)
+//! paths ─► bytes ─► span::parse ─► tree::Tree ─► de::decode ─► raw::Manifest ─► validate ─► merge ─► DesiredState
+//!                   (YAML syntax, limits)        (shape: keys, types)           (values)    (duplicates)
 //! ```
 //!
-//! Design: serde_yaml keeps no node positions, so the text is parsed once by a span-aware YAML
-//! parser into a small tree ([`span`], the only file that knows the parser), and the `raw` serde
-//! structs are deserialized from that tree ([`de`]), which records the node of every problem and
-//! keeps going after one. [`raw::Spanned`] values carry their byte range into `validate`, so
-//! semantic problems (a bad email, a duplicate user) point at their node too. `raw` also
-//! generates the JSON Schema ([`schema`]).
+//! Design: serde_yaml keeps no node positions, so a file is parsed once by a span-aware YAML
+//! parser (`span`, the only file that knows which parser) into a small tree whose nodes carry
+//! byte ranges (`tree`, `builder`). The `raw` serde structs are deserialized from that tree
+//! (`de`, `de_node`), which records the node of every problem and keeps going after one: a
+//! failing value is masked and decoding restarts, so one run reports every independent problem
+//! (only problems in an entry whose required key is broken, e.g. a link without a valid
+//! `subject`, show up once that key is fixed).
+//! [`raw::Spanned`] values carry their byte range into `validate`, so that value problems (a
+//! bad email) and duplicates (`merge`) point at their node too. `raw` also generates the JSON
+//! Schema ([`schema`]).
 //!
 //! Loading reads no secret: `env:` and `file:` passwords are resolved by [`resolve_password`] at
-//! plan time. This module does no database or network I/O and never prints.
+//! plan time, so CI can validate without secrets. Snippets in diagnostics mask password values
+//! and hashes (`document`). This module does no database or network I/O and never prints.
 
 mod builder;
 mod de;
@@ -156,9 +161,7 @@ fn load_inputs(
                 &mut file_issues,
             ));
         }
-        // Problems are found stage by stage; show them in file order.
-        file_issues.sort_by_key(ManifestIssue::offset);
-        issues.extend(file_issues);
+        issues.extend(in_file_order(file_issues, &name));
         files.push(name);
     }
     let state = merge::merge(manifests, &mut issues);
@@ -167,6 +170,27 @@ fn load_inputs(
     } else {
         Err(ManifestError::from_issues(issues))
     }
+}
+
+/// Sorts one file's issues by position (they are found stage by stage) and keeps the first
+/// [`de::MAX_PROBLEMS`], so that a broken generated file does not flood the terminal.
+fn in_file_order(issues: Vec<ManifestIssue>, name: &str) -> Vec<ManifestIssue> {
+    let (mut stopped, mut issues): (Vec<_>, Vec<_>) = issues
+        .into_iter()
+        .partition(|issue| issue.kind() == IssueKind::TooManyProblems);
+    issues.sort_by_key(ManifestIssue::offset);
+    if issues.len() > de::MAX_PROBLEMS {
+        issues.truncate(de::MAX_PROBLEMS);
+        if stopped.is_empty() {
+            let message = format!(
+                "stopped after the first {} problems in `{name}`",
+                de::MAX_PROBLEMS
+            );
+            stopped.push(ManifestIssue::new(IssueKind::TooManyProblems, message));
+        }
+    }
+    issues.extend(stopped.into_iter().take(1));
+    issues
 }
 
 /// Expands directories (in argument order) and drops files named twice.

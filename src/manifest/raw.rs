@@ -28,7 +28,7 @@ pub struct Manifest {
     /// The manifest format version. This version of masctl reads version 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "version_schema")]
-    pub version: Option<Spanned<u64>>,
+    pub version: Option<Spanned<i64>>,
 
     /// The users masctl manages, keyed by username: the localpart of their Matrix ID, stored
     /// verbatim. An entry may be empty (`alice:`) to take every default.
@@ -308,7 +308,7 @@ pub struct Guards {
     /// The most destructive changes one apply may make, as a percentage of managed objects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 100))]
-    pub max_destructive_percent: Option<Spanned<u8>>,
+    pub max_destructive_percent: Option<Spanned<i64>>,
 }
 
 /// Whether a user may log in.

@@ -22,6 +22,10 @@ pub(crate) fn list(names: &[&str]) -> String {
 
 /// Returns the candidate closest to `name`, if it is close enough to be a typo.
 pub(crate) fn closest(name: &str, candidates: &'static [&'static str]) -> Option<&'static str> {
+    // A key far longer than any field name is no typo, and would cost a large table.
+    if name.len() > 64 {
+        return None;
+    }
     let lower = name.to_lowercase();
     candidates
         .iter()
@@ -48,6 +52,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
             }
         })
         .collect();
+    // Indices stay below (a.len() + 1) * width by construction of the loops below.
     let at = |i: usize, j: usize| i * width + j;
     for i in 1..=a.len() {
         for j in 1..=b.len() {

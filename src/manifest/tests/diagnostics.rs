@@ -84,6 +84,22 @@ fn unsupported_version_hides_everything_else() {
 }
 
 #[test]
+fn odd_versions() {
+    assert_eq!(kinds("version: -1\n"), [IssueKind::UnsupportedVersion]);
+    assert_eq!(kinds("version: 1.0\n"), [IssueKind::InvalidType]);
+    assert_eq!(kinds("version:\n"), [IssueKind::MissingVersion]);
+}
+
+#[test]
+fn guard_values_out_of_any_range() {
+    let text = "version: 1\nguards: { max_destructive_percent: 300, max_locks: -1 }\n";
+    assert_eq!(
+        kinds(text),
+        [IssueKind::InvalidGuard, IssueKind::InvalidValue]
+    );
+}
+
+#[test]
 fn version_of_the_wrong_type_is_not_also_missing() {
     assert_eq!(kinds("version: \"1\"\n"), [IssueKind::InvalidType]);
 }

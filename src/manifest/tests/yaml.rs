@@ -190,3 +190,30 @@ fn non_ascii_text_keeps_byte_offsets_right() {
     let text = "version: 1\nusers:\n  alice:\n    display_name: Ålice Lïddell — ünïcödé\n    emails: [\"jörg@bücher.example\", \"bad address\"]\n";
     assert_diagnostic!("non_ascii_offsets", problems(text));
 }
+
+#[test]
+fn checking_stops_after_many_problems() {
+    let mut text = String::from("version: 1\nusers:\n");
+    for n in 0..150 {
+        text.push_str(&format!("  user{n}: {{ admin: nope }}\n"));
+    }
+    let error = problems(&text);
+    let kinds = kinds(&error);
+    assert_eq!(kinds.len(), crate::manifest::de::MAX_PROBLEMS + 1);
+    assert_eq!(kinds.last(), Some(&IssueKind::TooManyProblems));
+}
+
+#[test]
+fn value_problems_are_capped_too() {
+    let mut text = String::from("version: 1\nusers:\n");
+    for n in 0..150 {
+        text.push_str(&format!(
+            "  user{n}: {{ emails: [nobody], colour: blue }}\n"
+        ));
+    }
+    let kinds = kinds(&problems(&text));
+    assert_eq!(kinds.len(), crate::manifest::de::MAX_PROBLEMS + 1);
+    assert_eq!(kinds.first(), Some(&IssueKind::InvalidEmail));
+    assert_eq!(kinds.get(1), Some(&IssueKind::UnknownField));
+    assert_eq!(kinds.last(), Some(&IssueKind::TooManyProblems));
+}

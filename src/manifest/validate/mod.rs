@@ -226,13 +226,31 @@ impl Checker<'_> {
             expires_at,
             state,
         } = token;
-        let mut valid = true;
-        if name.value.is_empty()
-            || name
+        let name_ok = self.token_name(&name);
+        // `Some(None)`: present but invalid (already reported).
+        let usage_limit = usage_limit.map(|limit| self.usage_limit(&limit));
+        let expires_at = expires_at.map(|at| self.timestamp(&at));
+        let valid = name_ok && usage_limit != Some(None) && expires_at != Some(None);
+        let desired = DesiredToken {
+            usage_limit: usage_limit.flatten(),
+            expires_at: expires_at.flatten(),
+            state: match state {
+                raw::TokenState::Active => TokenState::Active,
+                raw::TokenState::Revoked => TokenState::Revoked,
+            },
+            origin: self.origin(&name.span),
+        };
+        valid.then_some((name.value, desired))
+    }
+
+    fn token_name(&mut self, name: &Spanned<String>) -> bool {
+        // People type tokens at registration: invisible characters would make them unusable.
+        let typable = !name.value.is_empty()
+            && !name
                 .value
                 .chars()
-                .any(|c| c.is_whitespace() || c.is_control())
-        {
+                .any(|c| c.is_whitespace() || c.is_control());
+        if !typable {
             let message =
                 "a registration token cannot be empty or hold spaces or control characters";
             self.report(
@@ -242,20 +260,14 @@ impl Checker<'_> {
                 "this token",
                 None,
             );
-            valid = false;
         }
-        let usage_limit = match usage_limit {
-            None => None,
-            Some(limit) => {
-                let checked = self.usage_limit(&limit);
-                valid &= checked.is_some();
-                checked
-            }
-        };
-        let expires_at = match expires_at.map(|at| (DateTime::parse_from_rfc3339(&at.value), at)) {
-            None => None,
-            Some((Ok(time), _)) => Some(time.with_timezone(&Utc)),
-            Some((Err(error), at)) => {
+        typable
+    }
+
+    fn timestamp(&mut self, at: &Spanned<String>) -> Option<DateTime<Utc>> {
+        match DateTime::parse_from_rfc3339(&at.value) {
+            Ok(time) => Some(time.with_timezone(&Utc)),
+            Err(error) => {
                 let help = "write it like 2027-01-01T00:00:00Z (date, time and offset)";
                 let message = format!("`{}` is not an RFC 3339 timestamp: {error}", at.value);
                 self.report(
@@ -265,21 +277,9 @@ impl Checker<'_> {
                     "this timestamp",
                     Some(help),
                 );
-                valid = false;
                 None
             }
-        };
-        let state = match state {
-            raw::TokenState::Active => TokenState::Active,
-            raw::TokenState::Revoked => TokenState::Revoked,
-        };
-        let desired = DesiredToken {
-            usage_limit,
-            expires_at,
-            state,
-            origin: self.origin(&name.span),
-        };
-        valid.then_some((name.value, desired))
+        }
     }
 
     fn usage_limit(&mut self, limit: &Spanned<i64>) -> Option<u32> {
@@ -306,8 +306,8 @@ impl Checker<'_> {
 
     fn guards(&mut self, guards: &raw::Guards) -> Guards {
         let percent = guards.max_destructive_percent.as_ref().and_then(|percent| {
-            if percent.value <= 100 {
-                return Some(percent.value);
+            if let Ok(percent @ 0..=100) = u8::try_from(percent.value) {
+                return Some(percent);
             }
             let message = "`max_destructive_percent` is a percentage: from 0 to 100".to_owned();
             self.report(

@@ -63,60 +63,65 @@ impl Checker<'_> {
         } = source;
         let named =
             usize::from(env.is_some()) + usize::from(file.is_some()) + usize::from(hash.is_some());
-        if named != 1 {
-            let message = if named == 0 {
-                "a password needs one of `env`, `file` or `hash`"
-            } else {
-                "a password takes only one of `env`, `file` or `hash`"
-            };
-            self.report(
-                IssueKind::InvalidPassword,
-                span,
-                message.to_owned(),
-                "this password",
-                None,
-            );
-            return None;
+        if named == 0 {
+            let message = "a password needs one of `env`, `file` or `hash`";
+            return self.bad_password(span, message, "this password", None);
+        }
+        if named > 1 {
+            let message = "a password takes only one of `env`, `file` or `hash`";
+            return self.bad_password(span, message, "this password", None);
         }
         if let (None, Some(version)) = (&hash, &version) {
-            let message = "`version` belongs with `hash` only".to_owned();
-            self.report(
-                IssueKind::InvalidPassword,
-                &version.span,
-                message,
-                "not used",
-                Some("remove `version`"),
+            let message = "`version` belongs with `hash` only";
+            return self.bad_password(&version.span, message, "not used", Some("remove `version`"));
+        }
+        match (env, file, hash) {
+            (Some(env), _, _) => self.env(env),
+            (_, Some(file), _) => self.file(file),
+            (_, _, Some(hash)) => self.hash(hash, version, span),
+            (None, None, None) => None,
+        }
+    }
+
+    /// Reports an unusable password and returns `None`.
+    fn bad_password<T>(
+        &mut self,
+        span: &Range<usize>,
+        message: &str,
+        label: &str,
+        help: Option<&str>,
+    ) -> Option<T> {
+        self.report(
+            IssueKind::InvalidPassword,
+            span,
+            message.to_owned(),
+            label,
+            help,
+        );
+        None
+    }
+
+    fn env(&mut self, env: Spanned<String>) -> Option<PasswordSource> {
+        match secrets::check_env_name(&env.value) {
+            Ok(()) => Some(PasswordSource::Env(env.value)),
+            Err(reason) => {
+                let message = format!("invalid environment variable name: {reason}");
+                self.bad_password(&env.span, &message, "this name", None)
+            }
+        }
+    }
+
+    fn file(&mut self, file: Spanned<String>) -> Option<PasswordSource> {
+        if file.value.is_empty() {
+            return self.bad_password(
+                &file.span,
+                "the password file's path is empty",
+                "empty path",
+                None,
             );
-            return None;
         }
-        if let Some(env) = env {
-            if let Err(reason) = secrets::check_env_name(&env.value) {
-                self.report(
-                    IssueKind::InvalidPassword,
-                    &env.span,
-                    format!("invalid environment variable name: {reason}"),
-                    "this name",
-                    None,
-                );
-                return None;
-            }
-            return Some(PasswordSource::Env(env.value));
-        }
-        if let Some(file) = file {
-            if file.value.is_empty() {
-                self.report(
-                    IssueKind::InvalidPassword,
-                    &file.span,
-                    "the password file's path is empty".to_owned(),
-                    "empty path",
-                    None,
-                );
-                return None;
-            }
-            return Some(PasswordSource::File(self.base.join(&file.value)));
-        }
-        let hash = hash?;
-        self.hash(hash, version, span)
+        // Relative to the manifest file, so that a manifest means the same from any directory.
+        Some(PasswordSource::File(self.base.join(&file.value)))
     }
 
     fn hash(
@@ -125,43 +130,30 @@ impl Checker<'_> {
         version: Option<Spanned<u16>>,
         span: &Range<usize>,
     ) -> Option<PasswordSource> {
-        let hash_ok = match secrets::check_hash(&hash.value) {
-            Ok(()) => true,
+        // Check both the hash and its version before giving up, to report both at once.
+        let hash = match secrets::check_hash(&hash.value) {
+            Ok(()) => Some(Secret::new(hash.value)),
             Err(reason) => {
-                self.report(
-                    IssueKind::InvalidPassword,
-                    &hash.span,
-                    format!("invalid password hash: {reason}"),
-                    "this hash",
-                    None,
-                );
-                false
+                let message = format!("invalid password hash: {reason}");
+                self.bad_password(&hash.span, &message, "this hash", None)
             }
         };
         let Some(version) = version else {
-            let help = "`version` is the number of the scheme in MAS's `passwords.schemes` that made the hash (1 by default)";
-            self.report(
-                IssueKind::InvalidPassword,
+            let help = "`version` is the number of the scheme in MAS's `passwords.schemes` \
+                        that made the hash (1 by default)";
+            return self.bad_password(
                 span,
-                "a `hash` needs a `version`".to_owned(),
+                "a `hash` needs a `version`",
                 "no `version` here",
                 Some(help),
             );
-            return None;
         };
         if version.value == 0 {
-            let message = "password scheme versions start at 1".to_owned();
-            self.report(
-                IssueKind::InvalidPassword,
-                &version.span,
-                message,
-                "this version",
-                None,
-            );
-            return None;
+            let message = "password scheme versions start at 1";
+            return self.bad_password(&version.span, message, "this version", None);
         }
-        hash_ok.then(|| PasswordSource::Hash {
-            hash: Secret::new(hash.value),
+        Some(PasswordSource::Hash {
+            hash: hash?,
             version: version.value,
         })
     }
