@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use miette::Diagnostic;
 use thiserror::Error;
 
+use crate::apply::PreparedPasswords;
 use crate::env::Env;
 use crate::manifest::{self, ManifestError};
 use crate::model::state::{ActualState, DesiredPassword, DesiredState, PasswordSource};
 use crate::model::{fold_case, PasswordPolicy, Secret, UserId};
 use crate::password::{hash_many, verify_many, HashedPassword, PasswordError, PasswordManager};
-use crate::apply::PreparedPasswords;
 use crate::plan::{Change, Facts, PasswordCheck, Plan};
 
 /// Why facts could not be gathered or passwords prepared.
@@ -33,7 +33,9 @@ pub enum PipelineError {
         source: PasswordError,
     },
     /// A password change names a user the manifest does not have (a saved plan from another manifest).
-    #[error("the plan sets a password for user {0}, but the manifest has no password for that user")]
+    #[error(
+        "the plan sets a password for user {0}, but the manifest has no password for that user"
+    )]
     #[diagnostic(code(masctl::plan::password_source))]
     MissingPassword(String),
 }
@@ -43,7 +45,11 @@ pub enum PipelineError {
 ///
 /// # Errors
 /// Returns the first password source that cannot be resolved, located in the manifest.
-pub fn verify_enforced_passwords(desired: &DesiredState, actual: &ActualState, manager: &PasswordManager) -> Result<Facts, PipelineError> {
+pub fn verify_enforced_passwords(
+    desired: &DesiredState,
+    actual: &ActualState,
+    manager: &PasswordManager,
+) -> Result<Facts, PipelineError> {
     let by_name: HashMap<String, Vec<&crate::model::state::ActualUser>> =
         actual.users.iter().fold(HashMap::new(), |mut map, user| {
             map.entry(user.username.folded()).or_default().push(user);
@@ -52,23 +58,39 @@ pub fn verify_enforced_passwords(desired: &DesiredState, actual: &ActualState, m
     let mut items: Vec<(UserId, Secret, i32, Secret)> = Vec::new();
     let mut issues = Vec::new();
     for (username, want) in &desired.users {
-        let Some(password) = want.password.as_ref().filter(|_| want.password_policy == PasswordPolicy::Enforce) else {
+        let Some(password) = want
+            .password
+            .as_ref()
+            .filter(|_| want.password_policy == PasswordPolicy::Enforce)
+        else {
             continue;
         };
         if matches!(password.source, PasswordSource::Hash { .. }) {
             continue;
         }
         // Same lookup rule as the planner: a single case-insensitive hit, or the exact spelling.
-        let candidates = by_name.get(&username.folded()).map(Vec::as_slice).unwrap_or_default();
+        let candidates = by_name
+            .get(&username.folded())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let found = match candidates {
             [only] => Some(*only),
-            several => several.iter().find(|u| u.username.as_str() == username.as_str()).copied(),
+            several => several
+                .iter()
+                .find(|u| u.username.as_str() == username.as_str())
+                .copied(),
         };
-        let Some(current) = found.and_then(|user| user.password.as_ref().map(|p| (user.id, p))) else {
+        let Some(current) = found.and_then(|user| user.password.as_ref().map(|p| (user.id, p)))
+        else {
             continue;
         };
         match manifest::resolve_password(password) {
-            Ok(plaintext) => items.push((current.0, plaintext, current.1.version, current.1.hashed_password.clone())),
+            Ok(plaintext) => items.push((
+                current.0,
+                plaintext,
+                current.1.version,
+                current.1.hashed_password.clone(),
+            )),
             Err(error) => issues.push(error),
         }
     }
@@ -79,18 +101,30 @@ pub fn verify_enforced_passwords(desired: &DesiredState, actual: &ActualState, m
         .into_iter()
         .map(|(id, result)| {
             // A row whose scheme is not configured cannot be logged in with anyway: replace it.
-            let check = if matches!(result, Ok(true)) { PasswordCheck::Matches } else { PasswordCheck::Differs };
+            let check = if matches!(result, Ok(true)) {
+                PasswordCheck::Matches
+            } else {
+                PasswordCheck::Differs
+            };
             (id, check)
         })
         .collect();
-    Ok(Facts { passwords, ..Facts::default() })
+    Ok(Facts {
+        passwords,
+        ..Facts::default()
+    })
 }
 
 /// Hashes, in parallel, every password the plan writes, resolving manifest sources.
 ///
 /// # Errors
 /// Returns a resolution error located in the manifest, or a hashing error naming the user.
-pub fn prepare_passwords(plan: &Plan, desired: &DesiredState, manager: &PasswordManager, env: &Env) -> Result<PreparedPasswords, PipelineError> {
+pub fn prepare_passwords(
+    plan: &Plan,
+    desired: &DesiredState,
+    manager: &PasswordManager,
+    env: &Env,
+) -> Result<PreparedPasswords, PipelineError> {
     let desired_by_name: HashMap<String, &DesiredPassword> = desired
         .users
         .iter()
@@ -110,7 +144,13 @@ pub fn prepare_passwords(plan: &Plan, desired: &DesiredState, manager: &Password
         };
         match &password.source {
             PasswordSource::Hash { hash, version } => {
-                prepared.insert(username.clone(), HashedPassword { version: *version, hash: hash.clone() });
+                prepared.insert(
+                    username.clone(),
+                    HashedPassword {
+                        version: *version,
+                        hash: hash.clone(),
+                    },
+                );
             }
             _ => match manifest::resolve_password(password) {
                 Ok(plaintext) => plaintexts.push((username.clone(), plaintext)),
@@ -121,9 +161,16 @@ pub fn prepare_passwords(plan: &Plan, desired: &DesiredState, manager: &Password
     if let Some(error) = ManifestError::merge(issues) {
         return Err(error.into());
     }
-    let first = plaintexts.first().map(|(name, _)| name.clone()).unwrap_or_default();
-    let hashed = hash_many(manager, plaintexts, &mut *env.rng())
-        .map_err(|source| PipelineError::Password { username: first, source })?;
+    let first = plaintexts
+        .first()
+        .map(|(name, _)| name.clone())
+        .unwrap_or_default();
+    let hashed = hash_many(manager, plaintexts, &mut *env.rng()).map_err(|source| {
+        PipelineError::Password {
+            username: first,
+            source,
+        }
+    })?;
     for (username, hash) in hashed {
         prepared.insert(username, hash);
     }
@@ -145,9 +192,19 @@ pub struct Planned {
 ///
 /// # Errors
 /// A snapshot, password-resolution or planning error.
-pub async fn compute(conn: &mut sqlx::PgConnection, desired: &DesiredState, manager: &PasswordManager) -> miette::Result<Planned> {
-    let actual = crate::snapshot::read(conn, &crate::snapshot::Scope::all()).await.map_err(|error| miette::miette!("{error}"))?;
+pub async fn compute(
+    conn: &mut sqlx::PgConnection,
+    desired: &DesiredState,
+    manager: &PasswordManager,
+) -> miette::Result<Planned> {
+    let actual = crate::snapshot::read(conn, &crate::snapshot::Scope::all())
+        .await
+        .map_err(|error| miette::miette!("{error}"))?;
     let facts = verify_enforced_passwords(desired, &actual, manager)?;
     let plan = crate::plan::plan(desired, &actual, &facts)?;
-    Ok(Planned { actual, facts, plan })
+    Ok(Planned {
+        actual,
+        facts,
+        plan,
+    })
 }

@@ -10,9 +10,9 @@ use miette::Diagnostic;
 use sqlx::PgConnection;
 use thiserror::Error;
 
+use super::PreparedPasswords;
 use crate::env::Env;
 use crate::model::{UserId, UserState, Username};
-use super::PreparedPasswords;
 use crate::plan::Change;
 use crate::store::{self, Job, NewPassword, NewToken, NewUser, StoreError, TokenUpdate};
 
@@ -70,8 +70,12 @@ pub(crate) async fn run(
 
     on_progress("updating registration tokens");
     let created_tokens = store::create_tokens(conn, env, &batch.new_tokens).await?;
-    let revoked_at_birth: Vec<_> =
-        created_tokens.iter().zip(&batch.new_tokens_revoked).filter(|(_, revoked)| **revoked).map(|(id, _)| *id).collect();
+    let revoked_at_birth: Vec<_> = created_tokens
+        .iter()
+        .zip(&batch.new_tokens_revoked)
+        .filter(|(_, revoked)| **revoked)
+        .map(|(id, _)| *id)
+        .collect();
     store::revoke_tokens(conn, env, &revoked_at_birth).await?;
     store::update_tokens(conn, &batch.token_updates).await?;
     store::revoke_tokens(conn, env, &batch.revoke_tokens).await?;
@@ -116,7 +120,10 @@ impl<'a> Batch<'a> {
             Change::DeactivateUser { user } => {
                 self.deactivate.push(user.id);
                 // The CLI and masctl never erase on the homeserver: deactivation stays reversible.
-                self.jobs.push(Job::DeactivateUser { user_id: user.id, hs_erase: false });
+                self.jobs.push(Job::DeactivateUser {
+                    user_id: user.id,
+                    hs_erase: false,
+                });
             }
             Change::ReactivateUser { user } => {
                 self.reactivate.push(user.id);
@@ -125,16 +132,35 @@ impl<'a> Batch<'a> {
             Change::AddEmail { user, email } => self.email_additions.push((user.id, email.clone())),
             Change::RemoveEmail { email_id, .. } => self.email_removals.push(*email_id),
             Change::SetPassword { user, .. } => self.password_users.push((user.id, &user.username)),
-            Change::LinkUpstream { user, provider, subject } => self.links.push((user.id, *provider, subject.clone())),
+            Change::LinkUpstream {
+                user,
+                provider,
+                subject,
+            } => self.links.push((user.id, *provider, subject.clone())),
             Change::UnlinkUpstream { link_id, .. } => self.unlinks.push(*link_id),
-            Change::ProvisionUser { user, set_display_name } => {
-                self.jobs.push(Job::ProvisionUser { user_id: user.id, set_display_name: set_display_name.clone() });
+            Change::ProvisionUser {
+                user,
+                set_display_name,
+            } => {
+                self.jobs.push(Job::ProvisionUser {
+                    user_id: user.id,
+                    set_display_name: set_display_name.clone(),
+                });
             }
             Change::CreateToken(new) => {
-                self.new_tokens.push(NewToken { token: new.token.clone(), usage_limit: new.usage_limit, expires_at: new.expires_at });
+                self.new_tokens.push(NewToken {
+                    token: new.token.clone(),
+                    usage_limit: new.usage_limit,
+                    expires_at: new.expires_at,
+                });
                 self.new_tokens_revoked.push(new.revoked);
             }
-            Change::UpdateToken { id, token, usage_limit, expires_at } => self.token_updates.push(TokenUpdate {
+            Change::UpdateToken {
+                id,
+                token,
+                usage_limit,
+                expires_at,
+            } => self.token_updates.push(TokenUpdate {
                 id: *id,
                 token: token.clone(),
                 usage_limit: *usage_limit,
@@ -175,10 +201,17 @@ async fn create_users(
             new_passwords.push(new_password(*id, &new.username, passwords)?);
         }
         emails.extend(new.emails.iter().map(|email| (*id, email.clone())));
-        links.extend(new.upstream.iter().map(|(provider, subject)| (*id, *provider, subject.clone())));
+        links.extend(
+            new.upstream
+                .iter()
+                .map(|(provider, subject)| (*id, *provider, subject.clone())),
+        );
         // A user created deactivated has nothing to provision on the homeserver.
         if new.state != UserState::Deactivated {
-            jobs.push(Job::ProvisionUser { user_id: *id, set_display_name: new.display_name.clone() });
+            jobs.push(Job::ProvisionUser {
+                user_id: *id,
+                set_display_name: new.display_name.clone(),
+            });
         }
     }
     store::add_passwords(conn, env, &new_passwords).await?;
@@ -187,7 +220,17 @@ async fn create_users(
     Ok(())
 }
 
-fn new_password(user_id: UserId, username: &str, passwords: &PreparedPasswords) -> Result<NewPassword, ExecuteError> {
-    let hashed = passwords.get(username).ok_or_else(|| ExecuteError::MissingPassword(username.to_owned()))?;
-    Ok(NewPassword { user_id, version: hashed.version, hash: hashed.hash.clone() })
+fn new_password(
+    user_id: UserId,
+    username: &str,
+    passwords: &PreparedPasswords,
+) -> Result<NewPassword, ExecuteError> {
+    let hashed = passwords
+        .get(username)
+        .ok_or_else(|| ExecuteError::MissingPassword(username.to_owned()))?;
+    Ok(NewPassword {
+        user_id,
+        version: hashed.version,
+        hash: hashed.hash.clone(),
+    })
 }

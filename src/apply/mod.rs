@@ -74,7 +74,10 @@ pub enum ApplyError {
 ///
 /// # Errors
 /// See [`ApplyError`]; in every case nothing is written.
-#[expect(clippy::too_many_arguments, reason = "each is a distinct input; a struct would only rename them")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each is a distinct input; a struct would only rename them"
+)]
 pub async fn apply(
     conn: &mut PgConnection,
     env: &Env,
@@ -93,12 +96,19 @@ pub async fn apply(
     let actual = snapshot::read(&mut tx, scope).await?;
     let fresh = replan(&actual).map_err(ApplyError::Replan)?;
     if fresh.basis != plan.basis {
-        return Err(ApplyError::Stale { reason: "rows the plan depends on differ".to_owned() });
+        return Err(ApplyError::Stale {
+            reason: "rows the plan depends on differ".to_owned(),
+        });
     }
     if fresh.changes != plan.changes {
-        return Err(ApplyError::Stale { reason: "the recomputed plan differs".to_owned() });
+        return Err(ApplyError::Stale {
+            reason: "the recomputed plan differs".to_owned(),
+        });
     }
     execute::run(&mut tx, env, &plan.changes, passwords, on_progress).await?;
     tx.commit().await?;
-    Ok(ApplyReport { summary: plan.summary(), changes: plan.changes.len() })
+    Ok(ApplyReport {
+        summary: plan.summary(),
+        changes: plan.changes.len(),
+    })
 }

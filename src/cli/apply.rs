@@ -64,7 +64,9 @@ pub(crate) async fn run(args: &ApplyArgs, global: &GlobalArgs) -> miette::Result
         return Ok(Exit::Error);
     }
     let passwords = pipeline::prepare_passwords(plan, &desired, &manager, &context.env)?;
-    let options = ApplyOptions { lock_timeout: Duration::from_secs(args.lock_timeout) };
+    let options = ApplyOptions {
+        lock_timeout: Duration::from_secs(args.lock_timeout),
+    };
     let show_progress = std::io::stderr().is_terminal() && plan.changes.len() > 100;
     let mut progress = |phase: &str| {
         if show_progress {
@@ -81,7 +83,10 @@ pub(crate) async fn run(args: &ApplyArgs, global: &GlobalArgs) -> miette::Result
         |actual| planner::plan(&desired, actual, &planned.facts),
         |holder| {
             let who = holder.map_or_else(|| "another session".to_owned(), ToString::to_string);
-            output::stderr_line(&format!("waiting for the masctl lock held by {who} (up to {}s)…", args.lock_timeout));
+            output::stderr_line(&format!(
+                "waiting for the masctl lock held by {who} (up to {}s)…",
+                args.lock_timeout
+            ));
         },
         &mut progress,
     )
@@ -119,6 +124,8 @@ fn confirm() -> miette::Result<bool> {
     }
     output::stderr_line("Apply these changes? Only `yes` is accepted:");
     let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).map_err(|error| miette::miette!("cannot read the answer: {error}"))?;
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|error| miette::miette!("cannot read the answer: {error}"))?;
     Ok(answer.trim() == "yes")
 }

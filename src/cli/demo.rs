@@ -33,7 +33,12 @@ pub(crate) struct DemoArgs {
     #[arg(value_name = "FILE", default_value = "examples")]
     files: Vec<PathBuf>,
     /// PostgreSQL server (any database on it) where the throwaway database is created
-    #[arg(long, env = "MASCTL_DEMO_SERVER", default_value = "postgres://postgres@127.0.0.1:5432/postgres", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "MASCTL_DEMO_SERVER",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres",
+        hide_env_values = true
+    )]
     server: String,
     /// Keep the database afterwards and print its URL
     #[arg(long)]
@@ -50,23 +55,43 @@ pub(crate) async fn run(args: &DemoArgs) -> miette::Result<Exit> {
     fixture::create_mas_database(&server, &name)
         .await
         .into_diagnostic()
-        .wrap_err("cannot create the demo database (is PostgreSQL running, and may this role CREATEDB?)")?;
+        .wrap_err(
+            "cannot create the demo database (is PostgreSQL running, and may this role CREATEDB?)",
+        )?;
     let options = server.clone().database(&name);
     let outcome = demo(&options, &desired, &env).await;
     if args.keep {
-        output::stderr_line(&format!("Kept the database `{name}` on {}.", crate::db::redacted_url(&server)));
+        output::stderr_line(&format!(
+            "Kept the database `{name}` on {}.",
+            crate::db::redacted_url(&server)
+        ));
     } else {
-        fixture::drop_database(&server, &name).await.into_diagnostic().wrap_err("cannot drop the demo database")?;
+        fixture::drop_database(&server, &name)
+            .await
+            .into_diagnostic()
+            .wrap_err("cannot drop the demo database")?;
     }
     outcome
 }
 
-async fn demo(options: &PgConnectOptions, desired: &DesiredState, env: &Env) -> miette::Result<Exit> {
-    let mut conn = PgConnection::connect_with(options).await.into_diagnostic()?;
+async fn demo(
+    options: &PgConnectOptions,
+    desired: &DesiredState,
+    env: &Env,
+) -> miette::Result<Exit> {
+    let mut conn = PgConnection::connect_with(options)
+        .await
+        .into_diagnostic()?;
     register_providers(&mut conn, desired, env).await?;
     crate::db::check_schema(&mut conn, false).await?;
     // MAS's default `passwords` section: one argon2id scheme, version 1.
-    let scheme = PasswordScheme { version: 1, algorithm: Algorithm::Argon2id, unicode_normalization: false, cost: 12, pepper: None };
+    let scheme = PasswordScheme {
+        version: 1,
+        algorithm: Algorithm::Argon2id,
+        unicode_normalization: false,
+        cost: 12,
+        pepper: None,
+    };
     let manager = PasswordManager::new(true, 3, vec![scheme]).into_diagnostic()?;
 
     output::stdout("== masctl plan ==\n");
@@ -75,7 +100,9 @@ async fn demo(options: &PgConnectOptions, desired: &DesiredState, env: &Env) -> 
 
     output::stdout("\n== masctl apply --yes ==\n");
     let passwords = pipeline::prepare_passwords(&planned.plan, desired, &manager, env)?;
-    let options = ApplyOptions { lock_timeout: Duration::from_secs(30) };
+    let options = ApplyOptions {
+        lock_timeout: Duration::from_secs(30),
+    };
     let report = apply::apply(
         &mut conn,
         env,
@@ -89,9 +116,16 @@ async fn demo(options: &PgConnectOptions, desired: &DesiredState, env: &Env) -> 
     )
     .await
     .map_err(|error| miette::miette!("{error}"))?;
-    output::stdout(&format!("Applied: {}\n", render::human::summary_line(&report.summary).trim_start_matches("Plan: ")));
-    let jobs: Vec<(String, i64)> =
-        sqlx::query_as("SELECT queue_name, count(*) FROM queue_jobs GROUP BY queue_name ORDER BY queue_name").fetch_all(&mut conn).await.into_diagnostic()?;
+    output::stdout(&format!(
+        "Applied: {}\n",
+        render::human::summary_line(&report.summary).trim_start_matches("Plan: ")
+    ));
+    let jobs: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT queue_name, count(*) FROM queue_jobs GROUP BY queue_name ORDER BY queue_name",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .into_diagnostic()?;
     for (queue, count) in jobs {
         output::stdout(&format!("  queued for MAS's worker: {count} × {queue}\n"));
     }
@@ -102,16 +136,26 @@ async fn demo(options: &PgConnectOptions, desired: &DesiredState, env: &Env) -> 
     if again.plan.is_empty() {
         Ok(Exit::Success)
     } else {
-        output::report(&miette::miette!("the second plan is not empty: masctl did not converge"));
+        output::report(&miette::miette!(
+            "the second plan is not empty: masctl did not converge"
+        ));
         Ok(Exit::Error)
     }
 }
 
 /// Inserts an enabled provider row for every provider the manifests link to, as
 /// `mas-cli config sync` would from `upstream_oauth2.providers` in MAS's config.
-async fn register_providers(conn: &mut PgConnection, desired: &DesiredState, env: &Env) -> miette::Result<()> {
-    let providers: BTreeSet<_> =
-        desired.users.values().flat_map(|user| user.upstream.iter().flatten()).map(|link| link.provider).collect();
+async fn register_providers(
+    conn: &mut PgConnection,
+    desired: &DesiredState,
+    env: &Env,
+) -> miette::Result<()> {
+    let providers: BTreeSet<_> = desired
+        .users
+        .values()
+        .flat_map(|user| user.upstream.iter().flatten())
+        .map(|link| link.provider)
+        .collect();
     for (n, provider) in providers.into_iter().enumerate() {
         sqlx::query(
             "INSERT INTO upstream_oauth_providers

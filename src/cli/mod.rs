@@ -70,7 +70,9 @@ pub fn run(cli: Cli) -> miette::Result<Exit> {
 }
 
 /// Runs an async command on a runtime built for this one invocation.
-fn block_on<F: std::future::Future<Output = miette::Result<Exit>>>(future: F) -> miette::Result<Exit> {
+fn block_on<F: std::future::Future<Output = miette::Result<Exit>>>(
+    future: F,
+) -> miette::Result<Exit> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

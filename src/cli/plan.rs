@@ -60,13 +60,44 @@ fn parse_target(value: &str) -> Result<Target, String> {
 }
 
 /// Loads the manifests and narrows them to the targets, if any.
-pub(crate) fn load_desired(files: &[PathBuf], targets: &[Target], allow_plaintext_passwords: bool) -> miette::Result<DesiredState> {
-    let mut desired = manifest::load(files, &LoadOptions { allow_plaintext_passwords })?;
+pub(crate) fn load_desired(
+    files: &[PathBuf],
+    targets: &[Target],
+    allow_plaintext_passwords: bool,
+) -> miette::Result<DesiredState> {
+    let mut desired = manifest::load(
+        files,
+        &LoadOptions {
+            allow_plaintext_passwords,
+        },
+    )?;
     if !targets.is_empty() {
-        let users: Vec<&str> = targets.iter().filter_map(|t| if let Target::User(name) = t { Some(name.as_str()) } else { None }).collect();
-        let tokens: Vec<&str> = targets.iter().filter_map(|t| if let Target::Token(token) = t { Some(token.as_str()) } else { None }).collect();
+        let users: Vec<&str> = targets
+            .iter()
+            .filter_map(|t| {
+                if let Target::User(name) = t {
+                    Some(name.as_str())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let tokens: Vec<&str> = targets
+            .iter()
+            .filter_map(|t| {
+                if let Target::Token(token) = t {
+                    Some(token.as_str())
+                } else {
+                    None
+                }
+            })
+            .collect();
         for name in &users {
-            if !desired.users.keys().any(|key| key.folded() == crate::model::fold_case(name)) {
+            if !desired
+                .users
+                .keys()
+                .any(|key| key.folded() == crate::model::fold_case(name))
+            {
                 miette::bail!("--target user:{name}: the manifest has no such user");
             }
         }
@@ -88,8 +119,14 @@ pub(crate) async fn run(args: &PlanArgs, global: &GlobalArgs) -> miette::Result<
     let mut conn = context.connect("plan").await?;
     let planned = pipeline::compute(&mut conn, &desired, &manager).await?;
     match args.output {
-        OutputFormat::Human => output::stdout(&render::human::render(&planned.plan, &planned.actual, true)),
+        OutputFormat::Human => {
+            output::stdout(&render::human::render(&planned.plan, &planned.actual, true))
+        }
         OutputFormat::Json => output::stdout(&render::json::render(&planned.plan, None)),
     }
-    Ok(if args.detailed_exitcode && !planned.plan.is_empty() { Exit::ChangesPending } else { Exit::Success })
+    Ok(if args.detailed_exitcode && !planned.plan.is_empty() {
+        Exit::ChangesPending
+    } else {
+        Exit::Success
+    })
 }

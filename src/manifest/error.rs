@@ -339,7 +339,8 @@ impl ManifestError {
     /// Combines several errors into one that reports all their issues; `None` if there are none.
     #[must_use]
     pub fn merge(errors: Vec<ManifestError>) -> Option<Self> {
-        let issues: Vec<ManifestIssue> = errors.into_iter().flat_map(|error| error.issues).collect();
+        let issues: Vec<ManifestIssue> =
+            errors.into_iter().flat_map(|error| error.issues).collect();
         (!issues.is_empty()).then_some(Self { issues })
     }
 

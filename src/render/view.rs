@@ -67,14 +67,20 @@ struct TokenView {
     state: TokenState,
 }
 
-fn limit_or_unlimited<S: serde::Serializer>(limit: &Option<u32>, serializer: S) -> Result<S::Ok, S::Error> {
+fn limit_or_unlimited<S: serde::Serializer>(
+    limit: &Option<u32>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     match limit {
         Some(limit) => serializer.serialize_u32(*limit),
         None => serializer.serialize_str("unlimited"),
     }
 }
 
-fn time_or_never<S: serde::Serializer>(time: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
+fn time_or_never<S: serde::Serializer>(
+    time: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(time.as_deref().unwrap_or("never"))
 }
 

@@ -19,12 +19,25 @@ const PROVIDER: &str = "01J9Z5X2F3K4M5N6P7Q8R9S0T1";
 
 fn manager() -> PasswordManager {
     // bcrypt at its minimum cost keeps the tests fast; the hashing itself is tested elsewhere.
-    let scheme = PasswordScheme { version: 1, algorithm: Algorithm::Bcrypt, unicode_normalization: false, cost: 4, pepper: None };
+    let scheme = PasswordScheme {
+        version: 1,
+        algorithm: Algorithm::Bcrypt,
+        unicode_normalization: false,
+        cost: 4,
+        pepper: None,
+    };
     PasswordManager::new(true, 3, vec![scheme]).unwrap()
 }
 
 fn desired(yaml: &str) -> DesiredState {
-    manifest::load_str("users.yaml", yaml, &LoadOptions { allow_plaintext_passwords: true }).unwrap()
+    manifest::load_str(
+        "users.yaml",
+        yaml,
+        &LoadOptions {
+            allow_plaintext_passwords: true,
+        },
+    )
+    .unwrap()
 }
 
 async fn with_provider(conn: &mut PgConnection) {
@@ -43,10 +56,28 @@ async fn plan_of(conn: &mut PgConnection, desired: &DesiredState) -> Planned {
     pipeline::compute(conn, desired, &manager()).await.unwrap()
 }
 
-async fn apply_planned(conn: &mut PgConnection, env: &Env, desired: &DesiredState, planned: &Planned) -> Result<apply::ApplyReport, ApplyError> {
+async fn apply_planned(
+    conn: &mut PgConnection,
+    env: &Env,
+    desired: &DesiredState,
+    planned: &Planned,
+) -> Result<apply::ApplyReport, ApplyError> {
     let passwords = pipeline::prepare_passwords(&planned.plan, desired, &manager(), env).unwrap();
-    let options = ApplyOptions { lock_timeout: Duration::from_secs(2) };
-    apply::apply(conn, env, &planned.plan, &passwords, &masctl::snapshot::Scope::all(), &options, |actual| plan::plan(desired, actual, &planned.facts), |_| {}, &mut |_| {}).await
+    let options = ApplyOptions {
+        lock_timeout: Duration::from_secs(2),
+    };
+    apply::apply(
+        conn,
+        env,
+        &planned.plan,
+        &passwords,
+        &masctl::snapshot::Scope::all(),
+        &options,
+        |actual| plan::plan(desired, actual, &planned.facts),
+        |_| {},
+        &mut |_| {},
+    )
+    .await
 }
 
 /// Plans and applies `yaml`, then checks that a second plan is empty.
@@ -55,7 +86,11 @@ async fn converge(conn: &mut PgConnection, env: &Env, yaml: &str) -> plan::Plan 
     let planned = plan_of(conn, &desired).await;
     apply_planned(conn, env, &desired, &planned).await.unwrap();
     let again = plan_of(conn, &desired).await;
-    assert!(again.plan.is_empty(), "not converged for\n{yaml}\nremaining: {:#?}", again.plan.changes);
+    assert!(
+        again.plan.is_empty(),
+        "not converged for\n{yaml}\nremaining: {:#?}",
+        again.plan.changes
+    );
     planned.plan
 }
 
@@ -91,27 +126,92 @@ async fn every_field_converges_and_rows_match_mas() {
     with_provider(&mut conn).await;
     let env = Env::test(1);
     let plan = converge(&mut conn, &env, FULL).await;
-    insta::assert_snapshot!("full_plan", masctl::render::human::render(&plan, &Default::default(), false));
+    insta::assert_snapshot!(
+        "full_plan",
+        masctl::render::human::render(&plan, &Default::default(), false)
+    );
     insta::assert_snapshot!("full_dump", redact_hashes(&dump(&mut conn).await));
 
     // Each field changed on its own must converge too.
     let steps = [
-        ("admin", FULL.replace("    admin: true\n", "    admin: false\n")),
-        ("emails", FULL.replace("[alice@example.org, Alice.Second@Example.org]", "[ALICE@example.org, third@example.org]")),
-        ("emails removed", FULL.replace("[alice@example.org, Alice.Second@Example.org]", "[]")),
-        ("password", FULL.replace("correct horse battery staple", "another long passphrase here")),
+        (
+            "admin",
+            FULL.replace("    admin: true\n", "    admin: false\n"),
+        ),
+        (
+            "emails",
+            FULL.replace(
+                "[alice@example.org, Alice.Second@Example.org]",
+                "[ALICE@example.org, third@example.org]",
+            ),
+        ),
+        (
+            "emails removed",
+            FULL.replace("[alice@example.org, Alice.Second@Example.org]", "[]"),
+        ),
+        (
+            "password",
+            FULL.replace(
+                "correct horse battery staple",
+                "another long passphrase here",
+            ),
+        ),
         ("upstream", FULL.replace("\"1001\"", "\"2002\"")),
-        ("upstream removed", FULL.replace("      - { provider: 01J9Z5X2F3K4M5N6P7Q8R9S0T1, subject: \"1001\" }\n", "").replace("    upstream:\n", "    upstream: []\n")),
-        ("unlock", FULL.replace("    state: locked\n", "    state: active\n")),
-        ("lock", FULL.replace("    admin: true\n", "    admin: true\n    state: locked\n")),
-        ("reactivate", FULL.replace("    state: deactivated\n", "    state: active\n")),
-        ("deactivate", FULL.replace("    state: locked\n", "    state: deactivated\n")),
-        ("hash", FULL.replace("$2b$04$abcdefghijklmnopqrstuu6ZyGBvJcU1t6s6N.r3M/Zcr1hNqHfGq", "$2b$04$bbcdefghijklmnopqrstuu6ZyGBvJcU1t6s6N.r3M/Zcr1hNqHfGq").replace("    state: locked\n", "    state: locked\n    password_policy: enforce\n")),
-        ("token limit", FULL.replace("usage_limit: 50", "usage_limit: 5")),
+        (
+            "upstream removed",
+            FULL.replace(
+                "      - { provider: 01J9Z5X2F3K4M5N6P7Q8R9S0T1, subject: \"1001\" }\n",
+                "",
+            )
+            .replace("    upstream:\n", "    upstream: []\n"),
+        ),
+        (
+            "unlock",
+            FULL.replace("    state: locked\n", "    state: active\n"),
+        ),
+        (
+            "lock",
+            FULL.replace("    admin: true\n", "    admin: true\n    state: locked\n"),
+        ),
+        (
+            "reactivate",
+            FULL.replace("    state: deactivated\n", "    state: active\n"),
+        ),
+        (
+            "deactivate",
+            FULL.replace("    state: locked\n", "    state: deactivated\n"),
+        ),
+        (
+            "hash",
+            FULL.replace(
+                "$2b$04$abcdefghijklmnopqrstuu6ZyGBvJcU1t6s6N.r3M/Zcr1hNqHfGq",
+                "$2b$04$bbcdefghijklmnopqrstuu6ZyGBvJcU1t6s6N.r3M/Zcr1hNqHfGq",
+            )
+            .replace(
+                "    state: locked\n",
+                "    state: locked\n    password_policy: enforce\n",
+            ),
+        ),
+        (
+            "token limit",
+            FULL.replace("usage_limit: 50", "usage_limit: 5"),
+        ),
         ("token unlimited", FULL.replace("    usage_limit: 50\n", "")),
-        ("token expiry", FULL.replace("2027-01-01T00:00:00.123456789Z", "2028-06-01T12:00:00+02:00")),
+        (
+            "token expiry",
+            FULL.replace(
+                "2027-01-01T00:00:00.123456789Z",
+                "2028-06-01T12:00:00+02:00",
+            ),
+        ),
         ("token unrevoked", FULL.replace("    state: revoked\n", "")),
-        ("token revoked", FULL.replace("    usage_limit: 50\n", "    usage_limit: 50\n    state: revoked\n")),
+        (
+            "token revoked",
+            FULL.replace(
+                "    usage_limit: 50\n",
+                "    usage_limit: 50\n    state: revoked\n",
+            ),
+        ),
     ];
     for (what, yaml) in steps {
         converge(&mut conn, &env, FULL).await;
@@ -124,7 +224,13 @@ async fn every_field_converges_and_rows_match_mas() {
 fn redact_hashes(dump: &str) -> String {
     dump.lines()
         .map(|line| match line.find("$2b$") {
-            Some(start) => format!("{}$2b$<hash>{}", &line[..start], line[start..].find(' ').map_or("", |end| &line[start + end..])),
+            Some(start) => format!(
+                "{}$2b$<hash>{}",
+                &line[..start],
+                line[start..]
+                    .find(' ')
+                    .map_or("", |end| &line[start + end..])
+            ),
             None => line.to_owned(),
         })
         .collect::<Vec<_>>()
@@ -148,8 +254,13 @@ async fn a_failing_statement_rolls_everything_back() {
     let before = dump(&mut conn).await;
     let desired = desired(&FULL.replace("bob@example.org", "boom@example.org"));
     let planned = plan_of(&mut conn, &desired).await;
-    let error = apply_planned(&mut conn, &Env::test(2), &desired, &planned).await.unwrap_err();
-    let chain = std::iter::successors(Some(&error as &dyn std::error::Error), |e| e.source()).map(ToString::to_string).collect::<Vec<_>>().join(": ");
+    let error = apply_planned(&mut conn, &Env::test(2), &desired, &planned)
+        .await
+        .unwrap_err();
+    let chain = std::iter::successors(Some(&error as &dyn std::error::Error), |e| e.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ");
     assert!(chain.contains("refused by test"), "{chain}");
     assert_eq!(dump(&mut conn).await, before);
 }
@@ -169,7 +280,9 @@ async fn a_plan_made_before_a_concurrent_change_is_stale() {
         .await
         .unwrap();
     let before = dump(&mut conn).await;
-    let error = apply_planned(&mut conn, &env, &desired, &planned).await.unwrap_err();
+    let error = apply_planned(&mut conn, &env, &desired, &planned)
+        .await
+        .unwrap_err();
     assert!(matches!(error, ApplyError::Stale { .. }), "{error}");
     assert_eq!(dump(&mut conn).await, before);
 }
@@ -185,7 +298,9 @@ async fn applying_an_empty_plan_writes_nothing() {
     let desired = desired(FULL);
     let planned = plan_of(&mut conn, &desired).await;
     assert!(planned.plan.is_empty());
-    apply_planned(&mut conn, &env, &desired, &planned).await.unwrap();
+    apply_planned(&mut conn, &env, &desired, &planned)
+        .await
+        .unwrap();
     assert_eq!(dump(&mut conn).await, before);
 }
 
@@ -193,28 +308,62 @@ async fn applying_an_empty_plan_writes_nothing() {
 async fn the_lock_serialises_applies_and_names_its_holder() {
     let db = TestDb::new().await;
     let mut holder = db.connect().await;
-    sqlx::query("SET application_name = 'masctl apply (pid 4242)'").execute(&mut holder).await.unwrap();
+    sqlx::query("SET application_name = 'masctl apply (pid 4242)'")
+        .execute(&mut holder)
+        .await
+        .unwrap();
     let mut tx = holder.begin().await.unwrap();
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(apply::lock::LOCK_KEY).execute(&mut *tx).await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(apply::lock::LOCK_KEY)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
 
     let mut conn = db.connect().await;
     let desired = desired("version: 1\nusers:\n  dave: {}\n");
     let planned = plan_of(&mut conn, &desired).await;
-    let passwords = pipeline::prepare_passwords(&planned.plan, &desired, &manager(), &Env::test(5)).unwrap();
+    let passwords =
+        pipeline::prepare_passwords(&planned.plan, &desired, &manager(), &Env::test(5)).unwrap();
     let mut seen = None;
-    let options = ApplyOptions { lock_timeout: Duration::from_millis(600) };
-    let error = apply::apply(&mut conn, &Env::test(5), &planned.plan, &passwords, &masctl::snapshot::Scope::all(), &options, |a| plan::plan(&desired, a, &planned.facts), |h| seen = h.cloned(), &mut |_| {})
-        .await
-        .unwrap_err();
-    let ApplyError::Lock(LockError::Timeout { holder: Some(holder_info), .. }) = error else { panic!("{error}") };
+    let options = ApplyOptions {
+        lock_timeout: Duration::from_millis(600),
+    };
+    let error = apply::apply(
+        &mut conn,
+        &Env::test(5),
+        &planned.plan,
+        &passwords,
+        &masctl::snapshot::Scope::all(),
+        &options,
+        |a| plan::plan(&desired, a, &planned.facts),
+        |h| seen = h.cloned(),
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
+    let ApplyError::Lock(LockError::Timeout {
+        holder: Some(holder_info),
+        ..
+    }) = error
+    else {
+        panic!("{error}")
+    };
     assert_eq!(holder_info.application_name, "masctl apply (pid 4242)");
-    assert_eq!(seen.map(|h| h.application_name), Some("masctl apply (pid 4242)".to_owned()));
-    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(
+        seen.map(|h| h.application_name),
+        Some("masctl apply (pid 4242)".to_owned())
+    );
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(users, 0);
 
     // Once the holder commits, the same apply goes through.
     tx.commit().await.unwrap();
-    apply_planned(&mut conn, &Env::test(5), &desired, &planned).await.unwrap();
+    apply_planned(&mut conn, &Env::test(5), &desired, &planned)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
