@@ -6,6 +6,10 @@
 mod common;
 mod db_guard;
 mod fixture;
+mod snapshot;
+mod store;
+mod store_jobs;
+mod store_links_tokens;
 
 #[test]
 fn every_test_file_is_a_module() {
