@@ -13,10 +13,12 @@
 //! `model`. The planner and the renderers never touch the database, the clock or the CLI.
 
 pub mod cli;
+pub mod config;
 pub mod db;
 pub mod env;
 pub mod exit;
 pub mod ids;
 pub mod model;
+pub mod password;
 pub mod snapshot;
 pub mod store;

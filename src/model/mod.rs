@@ -9,7 +9,7 @@ mod secret;
 pub mod state;
 
 pub use origin::{Origin, SourceFile};
-pub use secret::Secret;
+pub use secret::{Secret, SecretBytes};
 
 use std::fmt;
 

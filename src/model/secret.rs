@@ -44,6 +44,39 @@ impl Serialize for Secret {
     }
 }
 
+/// Secret bytes (a password pepper read from a file, a TLS private key).
+///
+/// Like [`Secret`] but for data that need not be UTF-8: a pepper file is used byte for byte,
+/// trailing newline included. `Debug` and `Serialize` print `<redacted>`; zeroed on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretBytes(Zeroizing<Vec<u8>>);
+
+impl SecretBytes {
+    /// Wraps secret bytes.
+    #[must_use]
+    pub fn new(value: impl Into<Vec<u8>>) -> Self {
+        Self(Zeroizing::new(value.into()))
+    }
+
+    /// Returns the bytes. Call it only where the value is consumed (hashing, TLS).
+    #[must_use]
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Serialize for SecretBytes {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("<redacted>")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,7 +85,21 @@ mod tests {
     fn never_prints_the_value() {
         let secret = Secret::new("hunter2");
         assert_eq!(format!("{secret:?} {secret}"), "<redacted> <redacted>");
-        assert_eq!(serde_json::to_string(&secret).expect("serialises"), "\"<redacted>\"");
+        assert_eq!(
+            serde_json::to_string(&secret).expect("serialises"),
+            "\"<redacted>\""
+        );
         assert_eq!(secret.expose(), "hunter2");
+    }
+
+    #[test]
+    fn secret_bytes_never_print() {
+        let secret = SecretBytes::new(b"pepper\n".to_vec());
+        assert_eq!(format!("{secret:?}"), "<redacted>");
+        assert_eq!(
+            serde_json::to_string(&secret).expect("serialises"),
+            "\"<redacted>\""
+        );
+        assert_eq!(secret.expose(), b"pepper\n");
     }
 }

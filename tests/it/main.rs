@@ -4,6 +4,7 @@
 //! so a forgotten file cannot silently stop running.
 
 mod common;
+mod config;
 mod db_guard;
 mod fixture;
 mod snapshot;
