@@ -118,69 +118,11 @@ pub async fn read_with_stats(
     scope: &Scope,
 ) -> Result<(ActualState, SnapshotStats), SnapshotError> {
     let mut reader = Reader::new(conn);
-    let mut users = Vec::new();
-    queries::users(&mut reader, &scope.users, |row| users.push(user(row))).await?;
-    users.sort_unstable_by(|a, b| a.username.as_str().cmp(b.username.as_str()));
-
-    let index: HashMap<Uuid, usize> = users
-        .iter()
-        .enumerate()
-        .map(|(at, user)| (ids::to_uuid(user.id.0), at))
-        .collect();
-    // Named scopes filter the child tables by the ids just read; `All` reads them whole.
-    let in_scope: Option<Vec<Uuid>> = match scope.users {
-        UserScope::All => None,
-        UserScope::Named(_) => Some(index.keys().copied().collect()),
-    };
-    let mut skipped = 0;
-    let filter = in_scope.as_deref();
-    queries::emails(&mut reader, filter, |(id, user, email)| {
-        match owner(&index, &mut users, user) {
-            Some(owner) => owner.emails.push(ActualEmail {
-                id: ids::from_uuid(id),
-                email: EmailAddress::new_unchecked(email),
-            }),
-            None => skipped += 1,
-        }
-    })
-    .await?;
-    queries::passwords(
-        &mut reader,
-        filter,
-        |(user, id, hash, version, created_at)| match owner(&index, &mut users, user) {
-            Some(owner) => {
-                owner.password = Some(ActualPassword {
-                    id: ids::from_uuid(id),
-                    hashed_password: Secret::new(hash),
-                    version,
-                    created_at,
-                });
-            }
-            None => skipped += 1,
-        },
-    )
-    .await?;
-    queries::links(
-        &mut reader,
-        filter,
-        |(id, user, provider, subject)| match owner(&index, &mut users, user) {
-            Some(owner) => owner.upstream_links.push(ActualLink {
-                id: ids::from_uuid(id),
-                provider: ProviderId(ids::from_uuid(provider)),
-                subject,
-            }),
-            None => skipped += 1,
-        },
-    )
-    .await?;
-    for user in &mut users {
-        user.emails.sort_unstable_by_key(|email| email.id);
-        user.upstream_links.sort_unstable_by_key(|link| link.id);
-    }
+    let (users, skipped) = read_users(&mut reader, &scope.users).await?;
 
     let mut registration_tokens = Vec::new();
     queries::tokens(&mut reader, &scope.registration_tokens, |row| {
-        registration_tokens.push(token(row))
+        registration_tokens.push(token(row));
     })
     .await?;
     registration_tokens.sort_unstable_by(|a: &ActualToken, b| a.token.cmp(&b.token));
@@ -194,23 +136,109 @@ pub async fn read_with_stats(
         rows: reader.rows,
         skipped,
     };
-    Ok((
-        ActualState {
-            users,
-            registration_tokens,
-            providers,
-        },
-        stats,
-    ))
+    let state = ActualState {
+        users,
+        registration_tokens,
+        providers,
+    };
+    Ok((state, stats))
 }
 
-/// Returns the user with id `user`, if it was read.
-fn owner<'u>(
-    index: &HashMap<Uuid, usize>,
-    users: &'u mut [ActualUser],
-    user: Uuid,
-) -> Option<&'u mut ActualUser> {
-    index.get(&user).and_then(|at| users.get_mut(*at))
+/// Reads the users in `scope` with their emails, current passwords and links, and returns them
+/// with the number of child rows skipped.
+async fn read_users(
+    reader: &mut Reader<'_>,
+    scope: &UserScope,
+) -> Result<(Vec<ActualUser>, usize), SnapshotError> {
+    let mut rows = Vec::new();
+    queries::users(reader, scope, |row| rows.push(user(row))).await?;
+    let mut users = Stitcher::new(rows);
+    // Named scopes filter the child tables by the ids just read; `All` reads them whole.
+    let in_scope = match scope {
+        UserScope::All => None,
+        UserScope::Named(_) => Some(users.ids()),
+    };
+    let filter = in_scope.as_deref();
+    queries::emails(reader, filter, |(id, user, email)| {
+        if let Some(owner) = users.owner(user) {
+            let email = EmailAddress::new_unchecked(email);
+            owner.emails.push(ActualEmail {
+                id: ids::from_uuid(id),
+                email,
+            });
+        }
+    })
+    .await?;
+    queries::passwords(reader, filter, |(user, id, hash, version, created_at)| {
+        if let Some(owner) = users.owner(user) {
+            owner.password = Some(ActualPassword {
+                id: ids::from_uuid(id),
+                hashed_password: Secret::new(hash),
+                version,
+                created_at,
+            });
+        }
+    })
+    .await?;
+    queries::links(reader, filter, |(id, user, provider, subject)| {
+        if let Some(owner) = users.owner(user) {
+            let provider = ProviderId(ids::from_uuid(provider));
+            owner.upstream_links.push(ActualLink {
+                id: ids::from_uuid(id),
+                provider,
+                subject,
+            });
+        }
+    })
+    .await?;
+    Ok(users.finish())
+}
+
+/// Attaches child rows to their users in O(1) each, through a map from user id to position.
+struct Stitcher {
+    users: Vec<ActualUser>,
+    index: HashMap<Uuid, usize>,
+    skipped: usize,
+}
+
+impl Stitcher {
+    /// Orders `users` by username (byte order) and indexes them by id.
+    fn new(mut users: Vec<ActualUser>) -> Self {
+        users.sort_unstable_by(|a, b| a.username.as_str().cmp(b.username.as_str()));
+        let index = users
+            .iter()
+            .enumerate()
+            .map(|(at, user)| (ids::to_uuid(user.id.0), at))
+            .collect();
+        Self {
+            users,
+            index,
+            skipped: 0,
+        }
+    }
+
+    /// Returns the ids of the users read.
+    fn ids(&self) -> Vec<Uuid> {
+        self.index.keys().copied().collect()
+    }
+
+    /// Returns the user with id `user`, or counts the row as skipped when it was not read.
+    fn owner(&mut self, user: Uuid) -> Option<&mut ActualUser> {
+        let owner = self.index.get(&user).and_then(|at| self.users.get_mut(*at));
+        if owner.is_none() {
+            self.skipped += 1;
+        }
+        owner
+    }
+
+    /// Orders each user's emails and links by id; returns the users and the skipped count.
+    fn finish(mut self) -> (Vec<ActualUser>, usize) {
+        for user in &mut self.users {
+            user.emails.sort_unstable_by_key(|email| email.id);
+            user.upstream_links.sort_unstable_by_key(|link| link.id);
+        }
+        (self.users, self.skipped)
+    }
 }
 
 /// Builds a user (without child rows) from its `users` row.

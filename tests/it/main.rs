@@ -10,6 +10,10 @@ mod common;
 mod config;
 mod db_guard;
 mod fixture;
+mod snapshot;
+mod store;
+mod store_jobs;
+mod store_links_tokens;
 
 #[test]
 fn every_test_file_is_a_module() {
