@@ -188,6 +188,23 @@ pub struct Planned {
     pub plan: Plan,
 }
 
+/// Reads the whole snapshot in one read-only REPEATABLE READ transaction, so that its six
+/// statements see one consistent state even while MAS keeps writing.
+async fn read_consistent_snapshot(conn: &mut sqlx::PgConnection) -> miette::Result<ActualState> {
+    use sqlx::Connection as _;
+    let database = |error: sqlx::Error| miette::miette!("cannot read MAS's database: {error}");
+    let mut tx = conn.begin().await.map_err(database)?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await
+        .map_err(database)?;
+    let actual = crate::snapshot::read(&mut tx, &crate::snapshot::Scope::all())
+        .await
+        .map_err(|error| miette::miette!("{error}"))?;
+    tx.rollback().await.map_err(database)?;
+    Ok(actual)
+}
+
 /// Reads the snapshot, gathers facts and plans: what `plan` and `apply` both do first.
 ///
 /// # Errors
@@ -197,9 +214,7 @@ pub async fn compute(
     desired: &DesiredState,
     manager: &PasswordManager,
 ) -> miette::Result<Planned> {
-    let actual = crate::snapshot::read(conn, &crate::snapshot::Scope::all())
-        .await
-        .map_err(|error| miette::miette!("{error}"))?;
+    let actual = read_consistent_snapshot(conn).await?;
     let facts = verify_enforced_passwords(desired, &actual, manager)?;
     let plan = crate::plan::plan(desired, &actual, &facts)?;
     Ok(Planned {

@@ -13,7 +13,7 @@ use crate::model::state::{DesiredState, PruneTokens, PruneUsers};
 #[derive(Debug, Error, Diagnostic, PartialEq)]
 pub enum GuardViolation {
     /// More deactivations than `guards.max_deactivations`.
-    #[error("guard max_deactivations refused the plan: it deactivates {count} users, the limit is {limit}")]
+    #[error("guard max_deactivations refused the plan: {count} deactivations planned, the limit is {limit}")]
     #[diagnostic(
         code(masctl::guard::max_deactivations),
         help("review the plan; pass --allow-destructive if it is intended")
@@ -25,7 +25,7 @@ pub enum GuardViolation {
         limit: u32,
     },
     /// More locks than `guards.max_locks`.
-    #[error("guard max_locks refused the plan: it locks {count} users, the limit is {limit}")]
+    #[error("guard max_locks refused the plan: {count} locks planned, the limit is {limit}")]
     #[diagnostic(
         code(masctl::guard::max_locks),
         help("review the plan; pass --allow-destructive if it is intended")
