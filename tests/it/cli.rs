@@ -89,6 +89,16 @@ async fn plan_apply_plan() {
     assert_eq!(code, 0);
     assert_eq!(stdout, "No changes. The database matches the manifest.\n");
 
+    // A diff of changed objects shows what goes and what comes.
+    let edited = TWO_USERS
+        .replace("emails: [alice@example.org]", "emails: [alice@example.org, a.liddell@example.org]")
+        .replace("    state: locked\n", "    state: deactivated\n")
+        .replace("usage_limit: 3", "usage_limit: 10");
+    let file = manifest(dir.path(), &edited);
+    let (stdout, _, code) = text(&masctl(dir.path(), &db, &["plan", &file]));
+    assert_eq!(code, 0);
+    insta::assert_snapshot!("cli_changed_plan", stdout);
+
     // JSON output is versioned and lists typed changes.
     let changed = TWO_USERS.replace("admin: true", "admin: false");
     let file = manifest(dir.path(), &changed);
