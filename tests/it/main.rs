@@ -3,7 +3,10 @@
 //! Every `tests/it/*.rs` file must be listed here; `every_test_file_is_a_module` fails otherwise,
 //! so a forgotten file cannot silently stop running.
 
-#![allow(clippy::unwrap_used, reason = "a failing unwrap is how a test helper fails")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failing unwrap is how a test helper fails"
+)]
 
 mod apply;
 mod common;
@@ -14,6 +17,7 @@ mod snapshot;
 mod store;
 mod store_jobs;
 mod store_links_tokens;
+mod synapse;
 
 #[test]
 fn every_test_file_is_a_module() {
