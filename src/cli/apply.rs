@@ -43,8 +43,9 @@ pub(crate) async fn run(args: &ApplyArgs, global: &GlobalArgs) -> miette::Result
     let desired = load_desired(&args.files, &[], args.allow_plaintext_passwords)?;
     let context = Context::load(global)?;
     let manager = context.password_manager()?;
+    let homeserver = context.homeserver()?;
     let mut conn = context.connect("apply").await?;
-    let planned = pipeline::compute(&mut conn, &desired, &manager).await?;
+    let planned = pipeline::compute(&mut conn, &desired, &manager, homeserver.as_ref()).await?;
     let plan = &planned.plan;
     if args.output == OutputFormat::Human {
         output::stdout(&render::human::render(plan, &planned.actual, true));

@@ -1,7 +1,8 @@
 //! What every database-backed command needs: MAS's config, a connection that passed the
-//! schema guard, the password manager, and the clock/RNG.
+//! schema guard, the password manager, the homeserver client, and the clock/RNG.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 use miette::{IntoDiagnostic, WrapErr};
@@ -11,7 +12,12 @@ use sqlx::PgConnection;
 use crate::config::{self, MasConfig};
 use crate::db;
 use crate::env::Env;
+use crate::homeserver::HomeserverClient;
 use crate::password::PasswordManager;
+
+/// How long masctl waits for the homeserver: to connect, and for each whole answer. Synapse
+/// answers `_synapse/mas/*` calls in milliseconds; this only bounds a hung or overloaded one.
+pub(crate) const HOMESERVER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Options every subcommand accepts.
 #[derive(Debug, Args)]
@@ -65,6 +71,20 @@ impl Context {
         let mut conn = db::connect(&self.options, &application_name).await?;
         db::check_schema(&mut conn, self.allow_newer_schema).await?;
         Ok(conn)
+    }
+
+    /// Builds the homeserver client from the config's `matrix` section; `None` without one.
+    ///
+    /// A section that is present but unusable (an endpoint that is not http(s), an empty
+    /// secret) is an error rather than "no homeserver": MAS would not start with it either.
+    pub(crate) fn homeserver(&self) -> miette::Result<Option<HomeserverClient>> {
+        let Some(matrix) = &self.config.matrix else {
+            return Ok(None);
+        };
+        let client = matrix
+            .client(HOMESERVER_TIMEOUT)
+            .wrap_err("invalid `matrix` section in MAS's config")?;
+        Ok(Some(client))
     }
 
     /// Builds the password manager from the config's `passwords` section.

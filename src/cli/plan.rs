@@ -116,8 +116,9 @@ pub(crate) async fn run(args: &PlanArgs, global: &GlobalArgs) -> miette::Result<
     let desired = load_desired(&args.files, &args.target, args.allow_plaintext_passwords)?;
     let context = Context::load(global)?;
     let manager = context.password_manager()?;
+    let homeserver = context.homeserver()?;
     let mut conn = context.connect("plan").await?;
-    let planned = pipeline::compute(&mut conn, &desired, &manager).await?;
+    let planned = pipeline::compute(&mut conn, &desired, &manager, homeserver.as_ref()).await?;
     match args.output {
         OutputFormat::Human => {
             output::stdout(&render::human::render(&planned.plan, &planned.actual, true))

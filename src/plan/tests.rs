@@ -379,6 +379,16 @@ fn display_names_are_compared_only_when_known() {
     let pending = plan(&desired, &actual, &facts).unwrap();
     assert!(pending.is_empty());
     assert!(pending.notes[0].contains("on its way"));
+
+    // A pending job with another name will overwrite the homeserver's (right) one: send again.
+    facts.display_names = DisplayNames::Known {
+        current: HashMap::new(),
+        pending: HashMap::from([(id, "Alicia".into())]),
+    };
+    let changes = plan(&desired, &actual, &facts).unwrap().changes;
+    assert!(
+        matches!(&changes[..], [Change::ProvisionUser { set_display_name: Some(name), .. }] if name == "Alice")
+    );
 }
 
 #[test]

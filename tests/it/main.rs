@@ -18,6 +18,7 @@ mod snapshot;
 mod store;
 mod store_jobs;
 mod store_links_tokens;
+mod synapse;
 
 #[test]
 fn every_test_file_is_a_module() {
