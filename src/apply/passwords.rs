@@ -22,4 +22,3 @@ impl PreparedPasswords {
         self.by_username.get(username)
     }
 }
-

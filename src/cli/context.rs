@@ -20,7 +20,13 @@ pub(crate) struct GlobalArgs {
     #[arg(long = "config", short = 'c', global = true, value_name = "FILE")]
     pub(crate) config: Vec<PathBuf>,
     /// URL of MAS's PostgreSQL database; overrides the config's `database` section
-    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true, value_name = "URL")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        global = true,
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub(crate) database_url: Option<String>,
     /// Accept a database migrated by a newer MAS than this masctl knows
     #[arg(long, global = true)]
@@ -45,7 +51,12 @@ impl Context {
             Some(url) => db::options_from_url(url)?,
             None => config.database.connect_options()?,
         };
-        Ok(Self { config, options, allow_newer_schema: global.allow_newer_schema, env: Env::system() })
+        Ok(Self {
+            config,
+            options,
+            allow_newer_schema: global.allow_newer_schema,
+            env: Env::system(),
+        })
     }
 
     /// Connects to MAS's database as `command` and checks its schema before anything else.
@@ -59,8 +70,12 @@ impl Context {
     /// Builds the password manager from the config's `passwords` section.
     pub(crate) fn password_manager(&self) -> miette::Result<PasswordManager> {
         let passwords = &self.config.passwords;
-        PasswordManager::new(passwords.enabled, passwords.minimum_complexity, passwords.schemes())
-            .into_diagnostic()
-            .wrap_err("invalid `passwords` section in MAS's config")
+        PasswordManager::new(
+            passwords.enabled,
+            passwords.minimum_complexity,
+            passwords.schemes(),
+        )
+        .into_diagnostic()
+        .wrap_err("invalid `passwords` section in MAS's config")
     }
 }

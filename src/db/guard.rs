@@ -132,7 +132,9 @@ pub enum SchemaError {
         "schema is newer than supported (MAS > {MAS_RELEASE}): the latest applied migration is \
          {latest}, masctl knows migrations up to {NEWEST_KNOWN_VERSION}"
     )]
-    #[diagnostic(help("pass --allow-newer-schema to proceed anyway, after checking masctl's changelog"))]
+    #[diagnostic(help(
+        "pass --allow-newer-schema to proceed anyway, after checking masctl's changelog"
+    ))]
     TooNew {
         /// The highest applied version.
         latest: i64,

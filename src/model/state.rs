@@ -35,7 +35,8 @@ impl DesiredState {
     pub fn retain_targets(&mut self, users: &[&str], tokens: &[&str]) {
         let folded: Vec<String> = users.iter().map(|name| super::fold_case(name)).collect();
         self.users.retain(|name, _| folded.contains(&name.folded()));
-        self.registration_tokens.retain(|token, _| tokens.contains(&token.as_str()));
+        self.registration_tokens
+            .retain(|token, _| tokens.contains(&token.as_str()));
         self.prune = Prune::default();
     }
 }
