@@ -68,11 +68,18 @@ pub enum LockError {
 ///
 /// # Errors
 /// [`LockError::Timeout`] when the lock stays taken; [`LockError::Database`] on SQL failure.
-pub async fn acquire(conn: &mut PgConnection, timeout: Duration, mut on_wait: impl FnMut(Option<&LockHolder>)) -> Result<(), LockError> {
+pub async fn acquire(
+    conn: &mut PgConnection,
+    timeout: Duration,
+    mut on_wait: impl FnMut(Option<&LockHolder>),
+) -> Result<(), LockError> {
     let start = Instant::now();
     let mut told = false;
     loop {
-        let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)").bind(LOCK_KEY).fetch_one(&mut *conn).await?;
+        let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+            .bind(LOCK_KEY)
+            .fetch_one(&mut *conn)
+            .await?;
         if taken {
             return Ok(());
         }
@@ -81,11 +88,23 @@ pub async fn acquire(conn: &mut PgConnection, timeout: Duration, mut on_wait: im
             on_wait(holder(conn).await?.as_ref());
         }
         if start.elapsed() >= timeout {
-            return Err(LockError::Timeout { holder: holder(conn).await?, timeout });
+            return Err(LockError::Timeout {
+                holder: holder(conn).await?,
+                timeout,
+            });
         }
         tokio::time::sleep(POLL_INTERVAL.min(timeout.saturating_sub(start.elapsed()))).await;
     }
 }
+
+/// `pg_stat_activity` columns of the holder: pid, application_name, user, client address, xact_start.
+type HolderRow = (
+    i32,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+);
 
 /// Returns the session currently holding the lock.
 ///
@@ -96,7 +115,7 @@ pub async fn holder(conn: &mut PgConnection) -> Result<Option<LockHolder>, sqlx:
     // objid, with objsubid = 1.
     let high = LOCK_KEY >> 32;
     let low = LOCK_KEY & 0xFFFF_FFFF;
-    let row: Option<(i32, String, Option<String>, Option<String>, Option<DateTime<Utc>>)> = sqlx::query_as(
+    let row: Option<HolderRow> = sqlx::query_as(
         "SELECT a.pid, a.application_name, a.usename::text, host(a.client_addr), a.xact_start
          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
          WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
@@ -107,5 +126,13 @@ pub async fn holder(conn: &mut PgConnection) -> Result<Option<LockHolder>, sqlx:
     .bind(low)
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.map(|(pid, application_name, user, client_addr, since)| LockHolder { pid, application_name, user, client_addr, since }))
+    Ok(row.map(
+        |(pid, application_name, user, client_addr, since)| LockHolder {
+            pid,
+            application_name,
+            user,
+            client_addr,
+            since,
+        },
+    ))
 }
