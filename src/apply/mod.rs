@@ -14,7 +14,7 @@ use std::time::Duration;
 use sqlx::{Acquire, PgConnection};
 use thiserror::Error;
 
-pub use execute::ExecuteError;
+pub use execute::{Effects, ExecuteError, IssuedCompatToken};
 pub use lock::{LockError, LockHolder};
 pub use passwords::PreparedPasswords;
 
@@ -31,12 +31,14 @@ pub struct ApplyOptions {
 }
 
 /// What an apply did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplyReport {
     /// The plan's per-object counts.
     pub summary: Summary,
     /// Number of changes executed.
     pub changes: usize,
+    /// What the writes produced (issued tokens, sessions ended, jobs scheduled in bulk).
+    pub effects: Effects,
 }
 
 /// Why an apply wrote nothing.
@@ -73,6 +75,10 @@ pub enum ApplyError {
 ///
 /// # Errors
 /// See [`ApplyError`]; in every case nothing is written.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each is a distinct input of the one apply sequence; a struct would only rename them"
+)]
 pub async fn apply(
     conn: &mut PgConnection,
     env: &Env,
@@ -91,12 +97,20 @@ pub async fn apply(
     let actual = snapshot::read(&mut tx, scope).await?;
     let fresh = replan(&actual).map_err(ApplyError::Replan)?;
     if fresh.basis != plan.basis {
-        return Err(ApplyError::Stale { reason: "rows the plan depends on differ".to_owned() });
+        return Err(ApplyError::Stale {
+            reason: "rows the plan depends on differ".to_owned(),
+        });
     }
     if fresh.changes != plan.changes {
-        return Err(ApplyError::Stale { reason: "the recomputed plan differs".to_owned() });
+        return Err(ApplyError::Stale {
+            reason: "the recomputed plan differs".to_owned(),
+        });
     }
-    execute::run(&mut tx, env, &plan.changes, passwords, on_progress).await?;
+    let effects = execute::run(&mut tx, env, &plan.changes, passwords, on_progress).await?;
     tx.commit().await?;
-    Ok(ApplyReport { summary: plan.summary(), changes: plan.changes.len() })
+    Ok(ApplyReport {
+        summary: plan.summary(),
+        changes: plan.changes.len(),
+        effects,
+    })
 }
