@@ -4,6 +4,7 @@
 //! writes to stdout or stderr.
 
 mod context;
+mod manage;
 pub mod output;
 mod schema;
 mod validate;
@@ -27,6 +28,7 @@ pub struct Cli {
 enum Command {
     Validate(validate::ValidateArgs),
     Schema(schema::SchemaArgs),
+    Manage(manage::ManageArgs),
 }
 
 /// Parses the process arguments, runs the command and returns how it ended.
@@ -57,11 +59,14 @@ pub fn run(cli: Cli) -> miette::Result<Exit> {
     match &cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Manage(args) => manage::run(args, &cli.global),
     }
 }
 
 /// Runs an async command on a runtime built for this one invocation.
-fn block_on<F: std::future::Future<Output = miette::Result<Exit>>>(future: F) -> miette::Result<Exit> {
+fn block_on<F: std::future::Future<Output = miette::Result<Exit>>>(
+    future: F,
+) -> miette::Result<Exit> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
