@@ -7,6 +7,12 @@ mod common;
 mod config;
 mod db_guard;
 mod fixture;
+mod manage;
+mod manage_concurrency;
+mod manage_credentials;
+mod manage_register;
+mod manage_tokens;
+mod manage_users;
 
 #[test]
 fn every_test_file_is_a_module() {
