@@ -14,7 +14,7 @@ use std::time::Duration;
 use sqlx::{Acquire, PgConnection};
 use thiserror::Error;
 
-pub use execute::ExecuteError;
+pub use execute::{Effects, ExecuteError, IssuedCompatToken};
 pub use lock::{LockError, LockHolder};
 pub use passwords::PreparedPasswords;
 
@@ -31,12 +31,14 @@ pub struct ApplyOptions {
 }
 
 /// What an apply did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplyReport {
     /// The plan's per-object counts.
     pub summary: Summary,
     /// Number of changes executed.
     pub changes: usize,
+    /// What the writes produced (issued tokens, sessions ended, jobs scheduled in bulk).
+    pub effects: Effects,
 }
 
 /// Why an apply wrote nothing.
@@ -76,7 +78,7 @@ pub enum ApplyError {
 /// See [`ApplyError`]; in every case nothing is written.
 #[expect(
     clippy::too_many_arguments,
-    reason = "each is a distinct input; a struct would only rename them"
+    reason = "each is a distinct input of the one apply sequence; a struct would only rename them"
 )]
 pub async fn apply(
     conn: &mut PgConnection,
@@ -105,10 +107,11 @@ pub async fn apply(
             reason: "the recomputed plan differs".to_owned(),
         });
     }
-    execute::run(&mut tx, env, &plan.changes, passwords, on_progress).await?;
+    let effects = execute::run(&mut tx, env, &plan.changes, passwords, on_progress).await?;
     tx.commit().await?;
     Ok(ApplyReport {
         summary: plan.summary(),
         changes: plan.changes.len(),
+        effects,
     })
 }

@@ -6,6 +6,7 @@
 mod apply;
 mod context;
 mod demo;
+mod manage;
 pub mod output;
 mod plan;
 mod schema;
@@ -33,6 +34,7 @@ enum Command {
     Apply(apply::ApplyArgs),
     Schema(schema::SchemaArgs),
     Demo(demo::DemoArgs),
+    Manage(manage::ManageArgs),
 }
 
 /// Parses the process arguments, runs the command and returns how it ended.
@@ -66,6 +68,7 @@ pub fn run(cli: Cli) -> miette::Result<Exit> {
         Command::Plan(args) => block_on(plan::run(args, &cli.global)),
         Command::Apply(args) => block_on(apply::run(args, &cli.global)),
         Command::Demo(args) => block_on(demo::run(args)),
+        Command::Manage(args) => manage::run(args, &cli.global),
     }
 }
 

@@ -24,7 +24,7 @@ mod builder;
 mod de;
 mod de_node;
 mod document;
-mod email;
+pub(crate) mod email;
 mod error;
 mod merge;
 pub mod raw;

@@ -91,7 +91,10 @@ async fn plan_apply_plan() {
 
     // A diff of changed objects shows what goes and what comes.
     let edited = TWO_USERS
-        .replace("emails: [alice@example.org]", "emails: [alice@example.org, a.liddell@example.org]")
+        .replace(
+            "emails: [alice@example.org]",
+            "emails: [alice@example.org, a.liddell@example.org]",
+        )
         .replace("    state: locked\n", "    state: deactivated\n")
         .replace("usage_limit: 3", "usage_limit: 10");
     let file = manifest(dir.path(), &edited);
