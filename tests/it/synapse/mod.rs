@@ -18,14 +18,13 @@
 //! its stdin (a pipe from this process) closes, which happens however the test process ends.
 //! A Synapse started with [`Synapse::start`] for one test is stopped by `Drop`.
 //!
-//! CLI-level tests of `masctl manage register-user` and `manage issue-compatibility-token`
-//! against this Synapse belong in `tests/it/synapse/manage.rs`, next to `cli.rs`, once those
-//! commands exist; `client.rs` already covers the homeserver calls they make.
+//! `manage` runs `masctl manage register-user` and `manage issue-compatibility-token` against it.
 
 mod cli;
 mod client;
 mod display_names;
 mod failures;
+mod manage;
 
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
