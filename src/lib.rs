@@ -20,6 +20,7 @@ pub mod env;
 pub mod exit;
 pub mod homeserver;
 pub mod ids;
+pub mod ledger;
 pub mod manifest;
 pub mod model;
 pub mod password;
