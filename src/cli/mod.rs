@@ -6,6 +6,7 @@
 mod apply;
 mod context;
 mod demo;
+mod export;
 pub mod output;
 mod plan;
 mod schema;
@@ -31,6 +32,7 @@ enum Command {
     Validate(validate::ValidateArgs),
     Plan(plan::PlanArgs),
     Apply(apply::ApplyArgs),
+    Export(export::ExportArgs),
     Schema(schema::SchemaArgs),
     Demo(demo::DemoArgs),
 }
@@ -65,6 +67,7 @@ pub fn run(cli: Cli) -> miette::Result<Exit> {
         Command::Schema(args) => schema::run(args),
         Command::Plan(args) => block_on(plan::run(args, &cli.global)),
         Command::Apply(args) => block_on(apply::run(args, &cli.global)),
+        Command::Export(args) => block_on(export::run(args, &cli.global)),
         Command::Demo(args) => block_on(demo::run(args)),
     }
 }
