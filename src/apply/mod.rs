@@ -37,7 +37,7 @@ pub struct ApplyOptions {
 }
 
 /// What an apply did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplyReport {
     /// The plan's per-object counts.
     pub summary: Summary,
@@ -45,8 +45,9 @@ pub struct ApplyReport {
     pub changes: usize,
     /// Emergency records closed (adopted, superseded or reverted).
     pub emergencies_closed: u64,
-    /// Emergency records written (by `manage` commands).
-    pub emergencies_recorded: usize,
+    /// Emergency records written (by `manage` commands, [`EmergencyPolicy::Record`]); each
+    /// one's `change.value.manifest_hint(&change.object)` says how to make it permanent.
+    pub emergency_records: Vec<crate::plan::emergency::EmergencyRecord>,
 }
 
 /// What an apply records in masctl's own schema (`crate::ledger`) and how it treats open
@@ -223,16 +224,15 @@ pub async fn apply_with(
         summary: plan.summary(),
         changes: plan.changes.len(),
         emergencies_closed: 0,
-        emergencies_recorded: 0,
+        emergency_records: Vec::new(),
     };
     if let Some(saved) = &saved_plan {
         ledger::plans::record(&mut tx, env, saved).await?;
     }
     report.emergencies_closed = ledger::emergency::resolve(&mut tx, env, &resolutions).await?;
     if let Some(command) = &records_as {
-        let records =
+        report.emergency_records =
             ledger::emergency::record_changes(&mut tx, env, command, &plan.changes).await?;
-        report.emergencies_recorded = records.len();
     }
     tx.commit().await?;
     Ok(report)

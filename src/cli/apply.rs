@@ -79,7 +79,10 @@ pub(crate) async fn run(args: &ApplyArgs, global: &GlobalArgs) -> miette::Result
     {
         return refuse(error);
     }
-    let plan = saved.as_ref().map_or(&planned.plan, |saved| &saved.plan);
+    // A saved plan has the same rows digest and changes as this fresh one (checked above).
+    // Everything below uses the fresh one, so that nothing else read from the file (its
+    // object count, say, which the percentage guard divides by) can sway a decision.
+    let plan = &planned.plan;
     let records = ledger::emergency::open(&mut conn).await?;
     let report = planner::assess(&desired, &planned.actual, plan, &records);
     let reviewed = Reviewed {

@@ -36,6 +36,16 @@ fn manager() -> PasswordManager {
 /// Does what `masctl manage <command>` does: plans `yaml` for the named users only and applies
 /// it, recording the changes as emergency changes made by `command`.
 async fn manage(conn: &mut PgConnection, command: &str, yaml: &str, users: &[&str]) -> usize {
+    manage_records(conn, command, yaml, users).await.len()
+}
+
+/// Like [`manage`], returning the records written.
+async fn manage_records(
+    conn: &mut PgConnection,
+    command: &str,
+    yaml: &str,
+    users: &[&str],
+) -> Vec<masctl::plan::emergency::EmergencyRecord> {
     let mut desired = desired(yaml);
     desired.retain_targets(users, &[]);
     let planned = pipeline::compute(conn, &desired, &manager()).await.unwrap();
@@ -62,7 +72,7 @@ async fn manage(conn: &mut PgConnection, command: &str, yaml: &str, users: &[&st
     )
     .await
     .unwrap();
-    report.emergencies_recorded
+    report.emergency_records
 }
 
 /// `(command, field, value, resolution)` of every record, oldest first.
@@ -99,14 +109,19 @@ async fn an_emergency_lock_survives_the_next_pipeline_unless_reverted() {
     assert_eq!(own, None);
 
     // 3 a.m.: `masctl manage lock-user bob`.
-    let recorded = manage(
+    let recorded = manage_records(
         &mut conn,
         "manage lock-user",
         &USERS.replace("bob: {", "bob: { state: locked,"),
         &["bob"],
     )
     .await;
-    assert_eq!(recorded, 1);
+    // What the manage command prints, so that the lock can be made permanent.
+    let hints: Vec<String> = recorded
+        .iter()
+        .map(|record| record.change.value.manifest_hint(&record.change.object))
+        .collect();
+    assert_eq!(hints, ["set `state: locked` for user bob"]);
     assert_eq!(
         records(&mut conn).await,
         [(

@@ -77,6 +77,22 @@ async fn the_percentage_guard_counts_objects() {
     // 2 deactivations and 1 revocation of 7 objects: 42.9% > 30%.
     let refused = ws.masctl(&["apply", "three.yaml", "--yes"], &[]);
     assert_eq!(refused.code, 4, "{refused:?}");
+    // A saved plan whose object count was inflated by hand is judged on the database's count.
+    assert_eq!(
+        ws.masctl(&["plan", "three.yaml", "-o", "plan.json"], &[])
+            .code,
+        0
+    );
+    let tampered = ws
+        .read("plan.json")
+        .replace("\"managed_objects\": 7", "\"managed_objects\": 7000");
+    assert!(tampered.contains("7000"));
+    ws.write("plan.json", &tampered);
+    let still = ws.masctl(
+        &["apply", "--plan", "plan.json", "three.yaml", "--yes"],
+        &[],
+    );
+    assert_eq!(still.code, 4, "{still:?}");
     insta::assert_snapshot!("max_destructive_percent_refusal", refused.stderr);
     let allowed = ws.masctl(
         &["apply", "three.yaml", "--yes", "--allow-destructive"],
