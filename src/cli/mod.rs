@@ -6,6 +6,7 @@
 mod apply;
 mod context;
 mod demo;
+mod export;
 mod manage;
 pub mod output;
 mod plan;
@@ -32,6 +33,7 @@ enum Command {
     Validate(validate::ValidateArgs),
     Plan(plan::PlanArgs),
     Apply(apply::ApplyArgs),
+    Export(export::ExportArgs),
     Schema(schema::SchemaArgs),
     Demo(demo::DemoArgs),
     Manage(manage::ManageArgs),
@@ -67,6 +69,7 @@ pub fn run(cli: Cli) -> miette::Result<Exit> {
         Command::Schema(args) => schema::run(args),
         Command::Plan(args) => block_on(plan::run(args, &cli.global)),
         Command::Apply(args) => block_on(apply::run(args, &cli.global)),
+        Command::Export(args) => block_on(export::run(args, &cli.global)),
         Command::Demo(args) => block_on(demo::run(args)),
         Command::Manage(args) => manage::run(args, &cli.global),
     }

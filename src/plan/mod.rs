@@ -5,7 +5,9 @@
 //! come from (`env`, `file`, `hash`), and the applier resolves them (STYLE R1, R9).
 
 mod change;
+mod drift;
 mod emails;
+pub mod emergency;
 mod facts;
 mod fingerprint;
 mod guards;
@@ -22,6 +24,7 @@ mod tests;
 pub use change::{
     Change, NewToken, NewUser, PasswordWrite, PasswordWriteSource, UserRef, ALL_USERS_KEY,
 };
+pub use drift::{assess, check_emergencies, EmergencyRevertRefused};
 pub use facts::{DisplayNames, Facts, PasswordCheck};
 pub use fingerprint::{Basis, Fingerprint};
 pub use guards::{check_guards, GuardViolation};

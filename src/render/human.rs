@@ -87,7 +87,7 @@ pub fn summary_line(summary: &Summary) -> String {
 }
 
 /// Names the MAS queue job a change schedules, if any.
-fn job_of(change: &Change) -> Option<String> {
+pub(crate) fn job_of(change: &Change) -> Option<String> {
     match change {
         // A user created deactivated gets no job (nothing to provision on the homeserver).
         Change::CreateUser(new) if new.state == crate::model::UserState::Deactivated => None,

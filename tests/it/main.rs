@@ -14,6 +14,7 @@ mod common;
 mod config;
 mod db_guard;
 mod fixture;
+mod gitops;
 mod manage;
 mod manage_concurrency;
 mod manage_credentials;

@@ -25,6 +25,8 @@ pub(crate) struct Session {
     pub(crate) context: Context,
     pub(crate) conn: PgConnection,
     pub(crate) shared: Shared,
+    /// `manage <verb>`, as recorded with the emergency changes this run makes.
+    command: String,
 }
 
 /// How running a one-off plan ended.
@@ -80,11 +82,13 @@ impl Session {
         shared: Shared,
         command: &str,
     ) -> miette::Result<Self> {
-        let conn = context.connect(&format!("manage {command}")).await?;
+        let command = format!("manage {command}");
+        let conn = context.connect(&command).await?;
         Ok(Self {
             context,
             conn,
             shared,
+            command,
         })
     }
 
@@ -144,13 +148,22 @@ impl Session {
             lock_timeout: self.shared.lock_timeout,
         };
         let timeout = options.lock_timeout.as_secs();
-        let result = apply::apply(
+        // Every manifest-managed field this command changes is recorded as an emergency
+        // change, so that the next GitOps apply does not silently revert it.
+        let books = apply::Bookkeeping {
+            saved_plan: None,
+            emergency: apply::EmergencyPolicy::Record {
+                command: &self.command,
+            },
+        };
+        let result = apply::apply_with(
             &mut self.conn,
             &self.context.env,
             plan,
             passwords,
             scope,
             &options,
+            &books,
             |fresh| Ok::<_, PlanError>(replan(fresh).unwrap_or_else(|error| unplannable(&error))),
             |holder| {
                 let who = holder.map_or_else(|| "another session".to_owned(), ToString::to_string);
