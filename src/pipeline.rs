@@ -197,9 +197,11 @@ pub async fn compute(
     desired: &DesiredState,
     manager: &PasswordManager,
 ) -> miette::Result<Planned> {
+    // Keep the driver's error as the cause: "could not read table X" alone does not say
+    // whether the table is missing or the connection was cut.
     let actual = crate::snapshot::read(conn, &crate::snapshot::Scope::all())
         .await
-        .map_err(|error| miette::miette!("{error}"))?;
+        .map_err(miette::Report::from_err)?;
     let facts = verify_enforced_passwords(desired, &actual, manager)?;
     let plan = crate::plan::plan(desired, &actual, &facts)?;
     Ok(Planned {
