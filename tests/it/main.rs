@@ -3,13 +3,17 @@
 //! Every `tests/it/*.rs` file must be listed here; `every_test_file_is_a_module` fails otherwise,
 //! so a forgotten file cannot silently stop running.
 
-#![allow(clippy::unwrap_used, reason = "a failing unwrap is how a test helper fails")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a failing unwrap is how a test helper fails"
+)]
 
 mod apply;
 mod common;
 mod config;
 mod db_guard;
 mod fixture;
+mod reliability_faults;
 mod snapshot;
 mod store;
 mod store_jobs;
