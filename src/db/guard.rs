@@ -5,7 +5,7 @@
 //! directly and a wrong shape would fail halfway or, worse, write rows a newer MAS
 //! misinterprets. The guard compares *sets of migration versions* in `_sqlx_migrations`, never
 //! checksums: MAS itself tolerates several edited migrations whose checksums differ between
-//! releases. This module only reads; the advisory lock it probes is released at once.
+//! releases. This module only reads: it looks for MAS's migration lock without taking it.
 
 use serde::Serialize;
 use sqlx::postgres::PgConnection;
@@ -206,24 +206,30 @@ fn evaluate(rows: &[(i64, bool)], allow_newer: bool) -> Result<SchemaVersion, Sc
     Ok(SchemaVersion { latest })
 }
 
-/// Refuses while MAS's migrator holds its advisory lock, probing with a try-lock that is
-/// released at once.
+/// Refuses while MAS's migrator holds its advisory lock.
+///
+/// The lock is looked up in `pg_locks`, never taken: a probe that took it, even for an
+/// instant, would make masctl runs starting together mistake each other for a migration.
 async fn ensure_no_migration_running(conn: &mut PgConnection) -> Result<(), SchemaError> {
     let database: String = sqlx::query_scalar("SELECT current_database()::text")
         .fetch_one(&mut *conn)
         .await?;
     let key = migration_lock_key(&database);
-    let acquired: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-        .bind(key)
-        .fetch_one(&mut *conn)
-        .await?;
-    if !acquired {
+    // A bigint advisory key shows in pg_locks split in two: high 32 bits in classid, low in
+    // objid, with objsubid = 1.
+    let held: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks
+           WHERE locktype = 'advisory' AND granted AND objsubid = 1
+             AND classid::bigint = $1 AND objid::bigint = $2
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
+    )
+    .bind(key >> 32)
+    .bind(key & 0xFFFF_FFFF)
+    .fetch_one(&mut *conn)
+    .await?;
+    if held {
         return Err(SchemaError::MigrationRunning { key });
     }
-    sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(key)
-        .execute(&mut *conn)
-        .await?;
     Ok(())
 }
 
