@@ -13,6 +13,7 @@ mod common;
 mod config;
 mod db_guard;
 mod fixture;
+mod reliability_concurrency;
 mod reliability_faults;
 mod snapshot;
 mod store;
