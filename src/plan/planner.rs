@@ -174,6 +174,7 @@ pub fn plan(
         }
     }
     users::note_display_names(&mut builder, desired, facts);
+    super::emails::check_taken(&mut builder, desired, actual);
     prune::plan_users(&mut builder, desired, actual, &matched);
     let matched_tokens = tokens::plan(&mut builder, desired, actual);
     prune::plan_tokens(&mut builder, desired, actual, &matched_tokens);
