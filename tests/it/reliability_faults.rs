@@ -159,16 +159,7 @@ impl Sweep {
         }
         let mut holder = None;
         if point.trigger == Trigger::LockWait {
-            let mut conn = db.connect().await;
-            conn.execute("SET application_name = 'reliability test'; BEGIN")
-                .await
-                .unwrap();
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(masctl::apply::lock::LOCK_KEY)
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            holder = Some(conn);
+            holder = Some(hold_lock(&db).await);
         }
         let mut running = self
             .workspace
@@ -207,8 +198,12 @@ impl Sweep {
         };
         let exited_first = running.has_exited();
         let output = running.kill();
-        if let Some(mut conn) = holder {
-            conn.execute("ROLLBACK").await.unwrap();
+        if let Some(conn) = holder {
+            release_lock(conn).await;
+            assert!(
+                exited_first || phase == "waiting for the lock",
+                "{point:?}: killed in phase {phase}"
+            );
         }
         // The server finishes a dead client's statement (or COMMIT) before the session ends.
         observer.wait_gone(&name, Duration::from_secs(60)).await;
@@ -297,6 +292,33 @@ async fn wait_for(
         );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+}
+
+/// Takes masctl's lock on `db` from a session of the test's own, as another masctl would.
+///
+/// A session-level lock conflicts with masctl's transaction-level one and is held whatever
+/// happens to transactions, until [`release_lock`].
+async fn hold_lock(db: &TestDb) -> sqlx::PgConnection {
+    let mut conn = db.connect().await;
+    conn.execute("SET application_name = 'reliability test'")
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(masctl::apply::lock::LOCK_KEY)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn
+}
+
+/// Releases the lock taken by [`hold_lock`].
+async fn release_lock(mut conn: sqlx::PgConnection) {
+    let released: bool = sqlx::query_scalar("SELECT pg_advisory_unlock($1)")
+        .bind(masctl::apply::lock::LOCK_KEY)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(released, "the test's lock was not held any more");
 }
 
 /// Installs (or removes) a deferred trigger that makes COMMIT take 600 ms, so that kills can
@@ -467,14 +489,7 @@ async fn terminate(
     }
     let mut holder = None;
     if at == Termination::LockWait {
-        let mut conn = db.connect().await;
-        conn.execute("BEGIN").await.unwrap();
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(masctl::apply::lock::LOCK_KEY)
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        holder = Some(conn);
+        holder = Some(hold_lock(db).await);
     }
     let mut running = workspace
         .masctl(db, &["apply", "--yes", "--lock-timeout", "60", manifest])
@@ -498,8 +513,8 @@ async fn terminate(
         .await
         .unwrap();
     let output = running.wait(Duration::from_secs(60)).await;
-    if let Some(mut conn) = holder {
-        conn.execute("ROLLBACK").await.unwrap();
+    if let Some(conn) = holder {
+        release_lock(conn).await;
     }
     observer.wait_gone(&name, Duration::from_secs(60)).await;
     let conn = observer.conn();

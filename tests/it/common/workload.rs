@@ -353,9 +353,12 @@ pub(crate) struct Backend {
 impl Backend {
     /// Returns whether the session is in its apply transaction, waiting for masctl's lock.
     pub(crate) fn waits_for_lock(&self) -> bool {
+        // The try-lock, or the "who holds it" query between two tries (the schema guard's
+        // look at pg_locks does not join pg_stat_activity).
         self.in_transaction
             && !self.holds_lock
-            && (self.query.contains("pg_try_advisory_xact_lock") || self.query.contains("pg_locks"))
+            && (self.query.contains("pg_try_advisory_xact_lock")
+                || (self.query.contains("pg_locks") && self.query.contains("pg_stat_activity")))
     }
 
     /// Returns a short description of what the session was doing, for tallies.
@@ -406,7 +409,8 @@ impl Observer {
                             AND l.locktype = 'advisory' AND l.objsubid = 1 \
                             AND l.classid::bigint = $2 AND l.objid::bigint = $3), \
                     a.query \
-             FROM pg_stat_activity a WHERE a.application_name = $1",
+             FROM pg_stat_activity a \
+             WHERE a.application_name = $1 AND a.datname = current_database()",
         )
         .bind(application_name)
         .bind(masctl::apply::lock::LOCK_KEY >> 32)
