@@ -15,6 +15,7 @@ mod db_guard;
 mod fixture;
 mod reliability_concurrency;
 mod reliability_faults;
+mod reliability_fuzz;
 mod reliability_hostile;
 mod snapshot;
 mod store;
