@@ -52,9 +52,17 @@ pub enum ApplyError {
         /// What differs.
         reason: String,
     },
-    /// Re-planning inside the transaction failed (the database now conflicts with the manifest).
-    #[error("the manifest no longer fits the database: {0}")]
-    Replan(#[source] PlanError),
+    /// Re-planning inside the transaction failed: the database changed since the plan was
+    /// made, so that the manifest now conflicts with it (a stale plan, whose problems are shown).
+    #[error(
+        "the database changed since the plan was made and the manifest no longer fits it; \
+         nothing was written: fix what is shown below, then run plan again"
+    )]
+    Replan(
+        #[source]
+        #[diagnostic_source]
+        PlanError,
+    ),
     /// Reading the snapshot failed.
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
