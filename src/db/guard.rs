@@ -148,6 +148,18 @@ pub enum SchemaError {
         /// The advisory lock key that was found held.
         key: i64,
     },
+    /// `_sqlx_migrations` describes a complete schema, but tables masctl reads or writes are
+    /// gone (dropped by hand, or a partial restore).
+    #[error(
+        "the MAS schema is incomplete: table{} {} missing although _sqlx_migrations lists every \
+         migration; restore the database or re-run MAS's migrations before using masctl",
+        if tables.len() == 1 { "" } else { "s" },
+        tables.join(", ")
+    )]
+    MissingTables {
+        /// The missing tables, in [`TABLES`] order.
+        tables: Vec<String>,
+    },
     /// A query failed.
     #[error("could not read the MAS schema version: {0}")]
     Query(#[from] sqlx::Error),
@@ -157,9 +169,9 @@ pub enum SchemaError {
 ///
 /// Refuses, in this order: a migration running right now, no `_sqlx_migrations` table, a failed
 /// migration, a required migration missing (the known versions up to
-/// [`OLDEST_SUPPORTED_VERSION`]), and a version above [`NEWEST_KNOWN_VERSION`] unless
-/// `allow_newer` is set. Versions MAS no longer ships or masctl does not know are tolerated,
-/// as MAS tolerates them.
+/// [`OLDEST_SUPPORTED_VERSION`]), a version above [`NEWEST_KNOWN_VERSION`] unless
+/// `allow_newer` is set, and one of the [`TABLES`] missing. Versions MAS no longer ships or
+/// masctl does not know are tolerated, as MAS tolerates them.
 ///
 /// # Errors
 /// Returns the first [`SchemaError`] that applies.
@@ -178,8 +190,32 @@ pub async fn check_schema(
         sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
             .fetch_all(&mut *conn)
             .await?;
-    evaluate(&rows, allow_newer)
+    let version = evaluate(&rows, allow_newer)?;
+    let missing: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM UNNEST($1::text[]) WITH ORDINALITY AS t(name, n) \
+         WHERE to_regclass(name) IS NULL ORDER BY n",
+    )
+    .bind(TABLES)
+    .fetch_all(&mut *conn)
+    .await?;
+    if !missing.is_empty() {
+        return Err(SchemaError::MissingTables { tables: missing });
+    }
+    Ok(version)
 }
+
+/// The tables masctl reads or writes. Their absence would otherwise surface halfway through a
+/// snapshot or, worse, an apply.
+pub const TABLES: &[&str] = &[
+    "users",
+    "user_emails",
+    "user_passwords",
+    "upstream_oauth_providers",
+    "upstream_oauth_links",
+    "upstream_oauth_authorization_sessions",
+    "user_registration_tokens",
+    "queue_jobs",
+];
 
 /// Decides from the `(version, success)` rows, sorted by version. Pure, for unit tests.
 fn evaluate(rows: &[(i64, bool)], allow_newer: bool) -> Result<SchemaVersion, SchemaError> {
