@@ -113,6 +113,44 @@ pub(crate) fn check_taken(builder: &mut Builder, desired: &DesiredState, actual:
         ));
     }
     builder.issues.extend(issues);
+    note_shared(builder, desired, actual, &holders);
+}
+
+/// Notes, once per address and in database order, addresses that several users already hold
+/// and that the manifest manages for one of them: nothing to write, but worth fixing.
+fn note_shared(
+    builder: &mut Builder,
+    desired: &DesiredState,
+    actual: &ActualState,
+    holders: &HashMap<String, Vec<&ActualUser>>,
+) {
+    let managed: HashSet<String> = desired
+        .users
+        .iter()
+        .filter(|(_, user)| user.emails.is_some())
+        .map(|(name, _)| name.folded())
+        .collect();
+    let mut noted = HashSet::new();
+    for row in actual.users.iter().flat_map(|user| &user.emails) {
+        let folded = row.email.folded();
+        let Some(users) = holders.get(&folded) else {
+            continue;
+        };
+        let mut names: Vec<&str> = users.iter().map(|user| user.username.as_str()).collect();
+        names.dedup();
+        if names.len() < 2
+            || !names.iter().any(|name| managed.contains(&fold_case(name)))
+            || !noted.insert(folded)
+        {
+            continue;
+        }
+        builder.notes.push(format!(
+            "the email address `{}` is held by several users in the database ({}): MAS gives an \
+             address to one user only; list it for one of them",
+            row.email,
+            names.join(", ")
+        ));
+    }
 }
 
 /// Returns the addresses a change gives to a user: (username, user id if it exists, address).
