@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use sqlx::Executor;
 
 use crate::common::process::{tally, Output, Running};
-use crate::common::workload::{self, big_manifest, canonical, Canonical, Observer, Workspace};
+use crate::common::workload::{
+    self, big_manifest, canonical, hold_lock, release_lock, Canonical, Observer, Workspace,
+};
 use crate::common::{dump, TestDb};
 
 /// New users the large apply creates.
@@ -292,33 +294,6 @@ async fn wait_for(
         );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-}
-
-/// Takes masctl's lock on `db` from a session of the test's own, as another masctl would.
-///
-/// A session-level lock conflicts with masctl's transaction-level one and is held whatever
-/// happens to transactions, until [`release_lock`].
-async fn hold_lock(db: &TestDb) -> sqlx::PgConnection {
-    let mut conn = db.connect().await;
-    conn.execute("SET application_name = 'reliability test'")
-        .await
-        .unwrap();
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(masctl::apply::lock::LOCK_KEY)
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn
-}
-
-/// Releases the lock taken by [`hold_lock`].
-async fn release_lock(mut conn: sqlx::PgConnection) {
-    let released: bool = sqlx::query_scalar("SELECT pg_advisory_unlock($1)")
-        .bind(masctl::apply::lock::LOCK_KEY)
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    assert!(released, "the test's lock was not held any more");
 }
 
 /// Installs (or removes) a deferred trigger that makes COMMIT take 600 ms, so that kills can

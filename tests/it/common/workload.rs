@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sqlx::{PgConnection, Row};
+use sqlx::{Executor, PgConnection, Row};
 
 use super::process::Masctl;
 use super::TestDb;
@@ -331,6 +331,33 @@ pub(crate) fn difference(expected: &Canonical, actual: &Canonical) -> String {
         );
     }
     out
+}
+
+/// Takes masctl's lock on `db` from a session of the test's own, as another masctl would.
+///
+/// A session-level lock conflicts with masctl's transaction-level one and is held whatever
+/// happens to transactions, until [`release_lock`].
+pub(crate) async fn hold_lock(db: &TestDb) -> sqlx::PgConnection {
+    let mut conn = db.connect().await;
+    conn.execute("SET application_name = 'reliability test'")
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(masctl::apply::lock::LOCK_KEY)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn
+}
+
+/// Releases the lock taken by [`hold_lock`].
+pub(crate) async fn release_lock(mut conn: sqlx::PgConnection) {
+    let released: bool = sqlx::query_scalar("SELECT pg_advisory_unlock($1)")
+        .bind(masctl::apply::lock::LOCK_KEY)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(released, "the test's lock was not held any more");
 }
 
 /// One session as `pg_stat_activity` shows it.
