@@ -222,9 +222,11 @@ async fn read_consistent_snapshot(conn: &mut sqlx::PgConnection) -> miette::Resu
         .execute(&mut *tx)
         .await
         .map_err(database)?;
+    // Keep the driver's error as the cause: "could not read table X" alone does not say
+    // whether the table is missing or the connection was cut.
     let actual = crate::snapshot::read(&mut tx, &crate::snapshot::Scope::all())
         .await
-        .map_err(|error| miette::miette!("{error}"))?;
+        .map_err(miette::Report::from_err)?;
     tx.rollback().await.map_err(database)?;
     Ok(actual)
 }

@@ -97,9 +97,17 @@ pub enum ApplyError {
         /// What differs.
         reason: String,
     },
-    /// Re-planning inside the transaction failed (the database now conflicts with the manifest).
-    #[error("the manifest no longer fits the database: {0}")]
-    Replan(#[source] PlanError),
+    /// Re-planning inside the transaction failed: the database changed since the plan was
+    /// made, so that the manifest now conflicts with it (a stale plan, whose problems are shown).
+    #[error(
+        "the database changed since the plan was made and the manifest no longer fits it; \
+         nothing was written: fix what is shown below, then run plan again"
+    )]
+    Replan(
+        #[source]
+        #[diagnostic_source]
+        PlanError,
+    ),
     /// Reading the snapshot failed.
     #[error(transparent)]
     Snapshot(#[from] SnapshotError),
@@ -120,9 +128,34 @@ pub enum ApplyError {
     /// A write failed; the transaction was rolled back.
     #[error(transparent)]
     Execute(#[from] ExecuteError),
-    /// Beginning or committing the transaction failed.
+    /// Beginning the transaction failed, or the server refused the COMMIT (it then rolled back).
     #[error("database error during apply (rolled back): {0}")]
     Database(#[from] sqlx::Error),
+    /// The connection failed while COMMIT was under way: the server may or may not have
+    /// committed, and no client can tell. Atomicity still holds: all or nothing was written.
+    #[error(
+        "the connection to the database failed during COMMIT ({0}): either every change was \
+         written or none was; run `masctl plan` to see which"
+    )]
+    #[diagnostic(help("a plan with no changes means the apply went through"))]
+    CommitOutcomeUnknown(#[source] sqlx::Error),
+}
+
+/// Classifies a failed COMMIT: an error the server answered with means it rolled back, but a
+/// lost connection, or the server shutting the session down (SQLSTATE classes 08 and 57, which
+/// PostgreSQL may report after the commit record is already durable), leaves the outcome unknown.
+fn commit_error(error: sqlx::Error) -> ApplyError {
+    let connection_lost = match &error {
+        sqlx::Error::Database(database) => database
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+        _ => true,
+    };
+    if connection_lost {
+        ApplyError::CommitOutcomeUnknown(error)
+    } else {
+        ApplyError::Database(error)
+    }
 }
 
 /// The bookkeeping of [`apply`]: none.
@@ -237,7 +270,7 @@ pub async fn apply_with(
         report.emergency_records =
             ledger::emergency::record_changes(&mut tx, env, command, &plan.changes).await?;
     }
-    tx.commit().await?;
+    tx.commit().await.map_err(commit_error)?;
     Ok(report)
 }
 

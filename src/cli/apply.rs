@@ -286,6 +286,11 @@ fn finish(
             output::report(&miette::Report::msg(error.to_string()));
             Ok(Exit::StalePlan)
         }
+        // The plan was valid when made: a fresh read that no longer fits is a stale plan too.
+        Err(error @ ApplyError::Replan(_)) => {
+            output::report(&miette::Report::new(error));
+            Ok(Exit::StalePlan)
+        }
         Err(ApplyError::Lock(error @ apply::LockError::Timeout { .. })) => {
             output::report(&miette::Report::msg(error.to_string()));
             Ok(Exit::LockTimeout)

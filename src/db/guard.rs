@@ -5,7 +5,7 @@
 //! directly and a wrong shape would fail halfway or, worse, write rows a newer MAS
 //! misinterprets. The guard compares *sets of migration versions* in `_sqlx_migrations`, never
 //! checksums: MAS itself tolerates several edited migrations whose checksums differ between
-//! releases. This module only reads; the advisory lock it probes is released at once.
+//! releases. This module only reads: it looks for MAS's migration lock without taking it.
 
 use serde::Serialize;
 use sqlx::postgres::PgConnection;
@@ -148,6 +148,18 @@ pub enum SchemaError {
         /// The advisory lock key that was found held.
         key: i64,
     },
+    /// `_sqlx_migrations` describes a complete schema, but tables masctl reads or writes are
+    /// gone (dropped by hand, or a partial restore).
+    #[error(
+        "the MAS schema is incomplete: table{} {} missing although _sqlx_migrations lists every \
+         migration; restore the database or re-run MAS's migrations before using masctl",
+        if tables.len() == 1 { "" } else { "s" },
+        tables.join(", ")
+    )]
+    MissingTables {
+        /// The missing tables, in [`TABLES`] order.
+        tables: Vec<String>,
+    },
     /// A query failed.
     #[error("could not read the MAS schema version: {0}")]
     Query(#[from] sqlx::Error),
@@ -157,9 +169,9 @@ pub enum SchemaError {
 ///
 /// Refuses, in this order: a migration running right now, no `_sqlx_migrations` table, a failed
 /// migration, a required migration missing (the known versions up to
-/// [`OLDEST_SUPPORTED_VERSION`]), and a version above [`NEWEST_KNOWN_VERSION`] unless
-/// `allow_newer` is set. Versions MAS no longer ships or masctl does not know are tolerated,
-/// as MAS tolerates them.
+/// [`OLDEST_SUPPORTED_VERSION`]), a version above [`NEWEST_KNOWN_VERSION`] unless
+/// `allow_newer` is set, and one of the [`TABLES`] missing. Versions MAS no longer ships or
+/// masctl does not know are tolerated, as MAS tolerates them.
 ///
 /// # Errors
 /// Returns the first [`SchemaError`] that applies.
@@ -178,8 +190,32 @@ pub async fn check_schema(
         sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
             .fetch_all(&mut *conn)
             .await?;
-    evaluate(&rows, allow_newer)
+    let version = evaluate(&rows, allow_newer)?;
+    let missing: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM UNNEST($1::text[]) WITH ORDINALITY AS t(name, n) \
+         WHERE to_regclass(name) IS NULL ORDER BY n",
+    )
+    .bind(TABLES)
+    .fetch_all(&mut *conn)
+    .await?;
+    if !missing.is_empty() {
+        return Err(SchemaError::MissingTables { tables: missing });
+    }
+    Ok(version)
 }
+
+/// The tables masctl reads or writes. Their absence would otherwise surface halfway through a
+/// snapshot or, worse, an apply.
+pub const TABLES: &[&str] = &[
+    "users",
+    "user_emails",
+    "user_passwords",
+    "upstream_oauth_providers",
+    "upstream_oauth_links",
+    "upstream_oauth_authorization_sessions",
+    "user_registration_tokens",
+    "queue_jobs",
+];
 
 /// Decides from the `(version, success)` rows, sorted by version. Pure, for unit tests.
 fn evaluate(rows: &[(i64, bool)], allow_newer: bool) -> Result<SchemaVersion, SchemaError> {
@@ -206,24 +242,30 @@ fn evaluate(rows: &[(i64, bool)], allow_newer: bool) -> Result<SchemaVersion, Sc
     Ok(SchemaVersion { latest })
 }
 
-/// Refuses while MAS's migrator holds its advisory lock, probing with a try-lock that is
-/// released at once.
+/// Refuses while MAS's migrator holds its advisory lock.
+///
+/// The lock is looked up in `pg_locks`, never taken: a probe that took it, even for an
+/// instant, would make masctl runs starting together mistake each other for a migration.
 async fn ensure_no_migration_running(conn: &mut PgConnection) -> Result<(), SchemaError> {
     let database: String = sqlx::query_scalar("SELECT current_database()::text")
         .fetch_one(&mut *conn)
         .await?;
     let key = migration_lock_key(&database);
-    let acquired: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-        .bind(key)
-        .fetch_one(&mut *conn)
-        .await?;
-    if !acquired {
+    // A bigint advisory key shows in pg_locks split in two: high 32 bits in classid, low in
+    // objid, with objsubid = 1.
+    let held: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks
+           WHERE locktype = 'advisory' AND granted AND objsubid = 1
+             AND classid::bigint = $1 AND objid::bigint = $2
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
+    )
+    .bind(key >> 32)
+    .bind(key & 0xFFFF_FFFF)
+    .fetch_one(&mut *conn)
+    .await?;
+    if held {
         return Err(SchemaError::MigrationRunning { key });
     }
-    sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(key)
-        .execute(&mut *conn)
-        .await?;
     Ok(())
 }
 

@@ -237,9 +237,22 @@ fn parse_issue(error: ParseError, source: Arc<SourceFile>) -> ManifestIssue {
         span,
     } = error;
     let (kind, help) = match kind {
-        ParseErrorKind::Syntax if message.contains("tab") => (
+        // A word match: "found unprintable character" contains "tab" too.
+        ParseErrorKind::Syntax
+            if message
+                .split(|c: char| !c.is_ascii_alphabetic())
+                .any(|word| word == "tab" || word == "tabs") =>
+        {
+            (
+                IssueKind::YamlSyntax,
+                Some("YAML does not allow tabs for indentation: use spaces"),
+            )
+        }
+        ParseErrorKind::Syntax if message.contains("unprintable") => (
             IssueKind::YamlSyntax,
-            Some("YAML does not allow tabs for indentation: use spaces"),
+            Some(
+                "the file holds a control character (such as a NUL byte) that YAML does not allow",
+            ),
         ),
         ParseErrorKind::Syntax => (IssueKind::YamlSyntax, None),
         ParseErrorKind::MultipleDocuments => (

@@ -12,13 +12,32 @@ use std::net::{IpAddr, Ipv6Addr};
 const MAX_DOMAIN: usize = 253;
 const MAX_LABEL: usize = 63;
 
+/// Longest address, in bytes (RFC 5321's path limit less its angle brackets). MAS indexes
+/// addresses with B-trees, whose entries PostgreSQL caps: a much longer one would fail mid-apply.
+const MAX_ADDRESS: usize = 254;
+/// Longest part before `@`, in bytes (RFC 5321).
+const MAX_LOCAL: usize = 64;
+
 /// Returns why `address` is not a valid email address, or `Ok`.
 pub(crate) fn check(address: &str) -> Result<(), String> {
     let Some((local, domain)) = address.rsplit_once('@') else {
         return Err("it has no `@`".to_owned());
     };
     check_local(local)?;
-    check_domain(domain)
+    check_domain(domain)?;
+    if local.len() > MAX_LOCAL {
+        return Err(format!(
+            "the part before `@` is {} bytes long; it has at most {MAX_LOCAL}",
+            local.len()
+        ));
+    }
+    if address.len() > MAX_ADDRESS {
+        return Err(format!(
+            "it is {} bytes long; an address has at most {MAX_ADDRESS}",
+            address.len()
+        ));
+    }
+    Ok(())
 }
 
 fn check_local(local: &str) -> Result<(), String> {
@@ -238,6 +257,16 @@ mod tests {
         assert_eq!(
             check(&long_label),
             Err("a part of the domain is longer than 63 characters".to_owned())
+        );
+        assert_eq!(
+            check(&format!("{}@example.org", "x".repeat(65))),
+            Err("the part before `@` is 65 bytes long; it has at most 64".to_owned())
+        );
+        let label = "x".repeat(63);
+        let long = format!("{}@{label}.{label}.{label}.org", "y".repeat(60));
+        assert_eq!(
+            check(&long),
+            Err("it is 256 bytes long; an address has at most 254".to_owned())
         );
         let long_domain = format!("a@{}org", "abcdefghi.".repeat(26));
         assert_eq!(

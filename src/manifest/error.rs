@@ -57,7 +57,7 @@ pub enum IssueKind {
     DuplicateUser,
     /// An email address that is not valid.
     InvalidEmail,
-    /// An email address listed twice for one user.
+    /// An email address listed twice for one user, or for two users.
     DuplicateEmail,
     /// A malformed password entry (no source, several sources, bad hash, bad env name …).
     InvalidPassword,
@@ -188,6 +188,15 @@ impl ManifestIssue {
         span: Range<usize>,
         label: Option<String>,
     ) -> Self {
+        if !source.can_show(&span) {
+            // Too long a line for a snippet: say where instead (see `MAX_SNIPPET_LINE`).
+            let (line, column) = source.position(span.start);
+            self.message = format!(
+                "{} (at {}:{line}:{column}; the line is too long to show)",
+                self.message, source.name
+            );
+            return self;
+        }
         let span = clamp(&source.text, span);
         self.source = Some(FileSource(Arc::clone(source)));
         self.labels
@@ -199,6 +208,11 @@ impl ManifestIssue {
     #[must_use]
     pub fn also(mut self, span: Range<usize>, label: impl Into<String>) -> Self {
         if let Some(FileSource(source)) = &self.source {
+            if !source.can_show(&span) {
+                let (line, column) = source.position(span.start);
+                self.message = format!("{} (also line {line}, column {column})", self.message);
+                return self;
+            }
             let span = clamp(&source.text, span);
             self.labels
                 .push(LabeledSpan::new_with_span(Some(label.into()), span));

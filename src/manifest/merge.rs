@@ -1,5 +1,6 @@
 //! Merging the files of one run into a `DesiredState`, with the rules that span entries and
-//! files: a user, token or upstream link defined twice, and `prune`/`guards` that disagree.
+//! files: a user, token, upstream link or email address defined twice, and `prune`/`guards`
+//! that disagree.
 //!
 //! Every duplicate names both places: two labels when they share a file, otherwise a label and
 //! a related note in the other file. Users and tokens keep file order, files argument order.
@@ -21,6 +22,7 @@ pub(crate) fn merge(files: Vec<FileManifest>, issues: &mut Vec<ManifestIssue>) -
         issues,
         folded: HashMap::new(),
         links: HashMap::new(),
+        emails: HashMap::new(),
         prune: None,
         guards: None,
     };
@@ -37,6 +39,8 @@ struct Merger<'a> {
     folded: HashMap<String, Username>,
     /// (provider, subject) → the user holding the link, and where.
     links: HashMap<(ProviderId, String), (Username, Origin)>,
+    /// Case-folded email address → the user listing it, and where.
+    emails: HashMap<String, (Username, Origin)>,
     /// Where `prune` and `guards` were first set.
     prune: Option<Origin>,
     guards: Option<Origin>,
@@ -131,8 +135,36 @@ impl Merger<'_> {
                     .insert(key, (username.clone(), link.origin.clone()));
             }
         }
+        self.check_emails(&username, &user);
         self.folded.insert(username.folded(), username.clone());
         self.state.users.insert(username, user);
+    }
+
+    /// Refuses an address listed for two users: MAS's admin API gives an address to one user
+    /// only, and its lookups by address (`LOWER(email)`) would find either.
+    fn check_emails(&mut self, username: &Username, user: &DesiredUser) {
+        for email in user.emails.iter().flatten() {
+            match self.emails.get(&email.folded()) {
+                Some((owner, first)) => {
+                    let message = format!(
+                        "the email address `{email}` is listed for `{owner}` and for `{username}`"
+                    );
+                    let help =
+                        "MAS gives an email address to one user only: keep it on one of them";
+                    self.issues.push(duplicate(
+                        IssueKind::DuplicateEmail,
+                        message,
+                        &user.origin,
+                        first,
+                        help,
+                    ));
+                }
+                None => {
+                    self.emails
+                        .insert(email.folded(), (username.clone(), user.origin.clone()));
+                }
+            }
+        }
     }
 
     fn add_token(&mut self, name: String, token: DesiredToken) {

@@ -85,7 +85,7 @@ pub struct User {
 
     /// The display name on the homeserver. Omit it to leave it alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
+    pub display_name: Option<Spanned<String>>,
 
     /// The user's links to upstream OAuth 2.0 / OIDC providers, exactly. Omit the key to leave
     /// them alone; `[]` removes all.

@@ -6,14 +6,15 @@
 //! manifest node that caused them.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use miette::{Diagnostic, NamedSource, SourceSpan};
+use miette::{Diagnostic, SourceSpan};
 use thiserror::Error;
 
 use super::fingerprint::Basis;
 use super::{prune, tokens, users, Facts, Plan};
 use crate::model::state::{ActualState, ActualUser, DesiredState};
-use crate::model::{fold_case, Origin, ProviderId, UserId, Username};
+use crate::model::{fold_case, Origin, ProviderId, SourceFile, UserId, Username};
 
 /// Problems that make a manifest impossible to plan against this database.
 #[derive(Debug, Error, Diagnostic)]
@@ -33,9 +34,9 @@ pub struct PlanIssue {
     /// What is wrong.
     pub message: String,
     #[source_code]
-    source_code: NamedSource<String>,
+    source_code: Option<Arc<SourceFile>>,
     #[label("{label}")]
-    span: SourceSpan,
+    span: Option<SourceSpan>,
     label: String,
     /// How to fix it.
     #[help]
@@ -44,10 +45,17 @@ pub struct PlanIssue {
 
 impl PlanIssue {
     pub(crate) fn at(origin: &Origin, message: String, label: &str, help: Option<String>) -> Self {
+        // The file is shared, not copied per issue; a node on a line too long for a snippet
+        // is named by its position instead (see `model::origin::MAX_SNIPPET_LINE`).
+        let shown = origin.source.can_show(&origin.range());
         Self {
-            message,
-            source_code: origin.source.named_source(),
-            span: origin.span,
+            message: if shown {
+                message
+            } else {
+                format!("{message} (at {})", origin.location())
+            },
+            source_code: shown.then(|| Arc::clone(&origin.source)),
+            span: shown.then_some(origin.span),
             label: label.to_owned(),
             help,
         }
@@ -167,6 +175,7 @@ pub fn plan(
         }
     }
     users::note_display_names(&mut builder, desired, facts);
+    super::emails::check_taken(&mut builder, desired, actual);
     prune::plan_users(&mut builder, desired, actual, &matched);
     let matched_tokens = tokens::plan(&mut builder, desired, actual);
     prune::plan_tokens(&mut builder, desired, actual, &matched_tokens);

@@ -2,6 +2,7 @@
 //! deactivate or revoke) with a unified diff of its YAML, the MAS jobs it schedules, the notes,
 //! and a one-line summary. Colour is optional and only ever decorates; the text alone is complete.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use anstyle::{AnsiColor, Style};
@@ -25,11 +26,11 @@ pub fn render(plan: &Plan, actual: &ActualState, color: bool) -> String {
         let _ = writeln!(
             out,
             "{}",
-            paint.bold(&format!("{sign} {}", object.title), style)
+            paint.bold(&format!("{sign} {}", visible(&object.title)), style)
         );
         let diff = TextDiff::from_lines(&object.before, &object.after);
         for line in diff.iter_all_changes() {
-            let text = line.value().trim_end_matches('\n');
+            let text = visible(line.value().trim_end_matches('\n'));
             let rendered = match line.tag() {
                 ChangeTag::Equal => format!("      {text}"),
                 ChangeTag::Insert => paint.fg(&format!("    + {text}"), AnsiColor::Green),
@@ -45,12 +46,12 @@ pub fn render(plan: &Plan, actual: &ActualState, color: bool) -> String {
             );
         }
         for job in object.changes.iter().filter_map(|change| job_of(change)) {
-            let _ = writeln!(out, "{}", paint.dim(&format!("    job: {job}")));
+            let _ = writeln!(out, "{}", paint.dim(&format!("    job: {}", visible(&job))));
         }
         out.push('\n');
     }
     for note in &plan.notes {
-        let _ = writeln!(out, "{}", paint.dim(&format!("note: {note}")));
+        let _ = writeln!(out, "{}", paint.dim(&format!("note: {}", visible(note))));
     }
     let _ = writeln!(
         out,
@@ -58,6 +59,38 @@ pub fn render(plan: &Plan, actual: &ActualState, color: bool) -> String {
         paint.bold(&summary_line(&plan.summary()), AnsiColor::White)
     );
     out
+}
+
+/// Returns `text` with control characters and invisible or bidirectional formatting
+/// characters written as `\u{…}` escapes; other text, any script included, is kept as is.
+#[must_use]
+pub fn visible(text: &str) -> Cow<'_, str> {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(
+                c,
+                '\u{00AD}'
+                    | '\u{061C}'
+                    | '\u{180E}'
+                    | '\u{200B}'..='\u{200F}'
+                    | '\u{202A}'..='\u{202E}'
+                    | '\u{2060}'..='\u{2064}'
+                    | '\u{2066}'..='\u{2069}'
+                    | '\u{FEFF}'
+            )
+    };
+    if !text.chars().any(hidden) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hidden(c) {
+            let _ = write!(out, "\\u{{{:04x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Returns the summary line, e.g. `Plan: 3 to create, 2 to change, 1 to deactivate.`
@@ -171,5 +204,22 @@ impl Painter {
 
     fn dim(&self, text: &str) -> String {
         self.paint(text, Style::new().dimmed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::visible;
+
+    #[test]
+    fn escapes_what_a_terminal_would_hide_or_obey() {
+        assert_eq!(visible("alice@example.org"), "alice@example.org");
+        assert_eq!(visible("Алиса 😀 élève"), "Алиса 😀 élève");
+        assert_eq!(visible("\u{1b}[2Jx"), "\\u{001b}[2Jx");
+        assert_eq!(
+            visible("alice@\u{202e}gro.elpmaxe"),
+            "alice@\\u{202e}gro.elpmaxe"
+        );
+        assert_eq!(visible("al\u{200b}ice\u{0}"), "al\\u{200b}ice\\u{0000}");
     }
 }

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use ulid::Ulid;
 
 mod password;
+mod text;
 
 use super::document::Document;
 use super::error::{IssueKind, ManifestIssue};
@@ -137,7 +138,13 @@ impl Checker<'_> {
                 raw::PasswordPolicy::Initial => PasswordPolicy::Initial,
                 raw::PasswordPolicy::Enforce => PasswordPolicy::Enforce,
             },
-            display_name: raw.display_name,
+            display_name: raw
+                .display_name
+                .and_then(|name| {
+                    let max = text::MAX_DISPLAY_NAME_CHARS;
+                    self.stored_text(name, "display name", usize::MAX, max)
+                })
+                .map(|name| name.value),
             upstream: raw.upstream.map(|links| {
                 links
                     .into_iter()
@@ -202,6 +209,7 @@ impl Checker<'_> {
                 None
             }
         };
+        let subject = self.stored_text(subject, "subject", text::MAX_KEY_BYTES, usize::MAX)?;
         if subject.value.is_empty() {
             self.report(
                 IssueKind::InvalidValue,
@@ -217,6 +225,29 @@ impl Checker<'_> {
             subject: subject.value,
             origin: self.origin(&link.span),
         })
+    }
+
+    /// Returns `text` if it can be stored as a `what` (see [`text`]), else reports why.
+    fn stored_text(
+        &mut self,
+        text: Spanned<String>,
+        what: &str,
+        max_bytes: usize,
+        max_chars: usize,
+    ) -> Option<Spanned<String>> {
+        match text::check(&text.value, what, max_bytes, max_chars) {
+            Ok(()) => Some(text),
+            Err(message) => {
+                self.report(
+                    IssueKind::InvalidValue,
+                    &text.span,
+                    message,
+                    "this value",
+                    None,
+                );
+                None
+            }
+        }
     }
 
     fn token(&mut self, token: raw::Token) -> Option<(String, DesiredToken)> {
@@ -260,8 +291,24 @@ impl Checker<'_> {
                 "this token",
                 None,
             );
+            return false;
         }
-        typable
+        if name.value.len() > text::MAX_KEY_BYTES {
+            let message = format!(
+                "a registration token is at most {} bytes long, this one has {}",
+                text::MAX_KEY_BYTES,
+                name.value.len()
+            );
+            self.report(
+                IssueKind::InvalidToken,
+                &name.span,
+                message,
+                "this token",
+                None,
+            );
+            return false;
+        }
+        true
     }
 
     fn timestamp(&mut self, at: &Spanned<String>) -> Option<DateTime<Utc>> {

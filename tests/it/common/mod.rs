@@ -21,6 +21,10 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, Row};
 use tokio::sync::OnceCell;
 
+mod copy;
+pub(crate) mod process;
+pub(crate) mod workload;
+
 /// Environment variable naming the server (and a maintenance database on it) tests may use.
 pub(crate) const SERVER_URL_VAR: &str = "MASCTL_TEST_DATABASE_URL";
 /// The server used when [`SERVER_URL_VAR`] is unset: the local trust-auth PostgreSQL.

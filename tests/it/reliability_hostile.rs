@@ -1,0 +1,423 @@
+//! Hostile manifests: the corpus in `tests/hostile/` (files named `accept-*` must load, every
+//! other one must be refused with a located diagnostic), huge inputs generated at run time
+//! (checked through the binary for time and peak memory), and accepted SQL metacharacters and
+//! Unicode look-alikes applied to a real database, which must store them verbatim.
+//!
+//! No input may panic, in loading or in rendering its diagnostic.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use masctl::apply::{self, ApplyOptions};
+use masctl::env::Env;
+use masctl::manifest::{self, LoadOptions, ManifestError};
+use masctl::model::state::DesiredState;
+use masctl::password::{Algorithm, PasswordManager, PasswordScheme};
+use masctl::pipeline;
+use miette::{GraphicalReportHandler, GraphicalTheme};
+use sqlx::PgConnection;
+
+use crate::common::process::{tally, Masctl};
+use crate::common::{workload, TestDb};
+
+/// Longest a corpus file may take to load (a debug build, on a loaded machine).
+const CORPUS_TIME_LIMIT: Duration = Duration::from_secs(10);
+
+/// Returns the corpus files, sorted.
+fn corpus() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Renders a manifest error the way the CLI shows it (without colour, 80 columns).
+fn render(error: &ManifestError) -> String {
+    let mut out = String::new();
+    GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
+        .with_width(80)
+        .render_report(&mut out, error)
+        .unwrap();
+    out
+}
+
+#[test]
+fn every_hostile_manifest_is_refused_clearly_or_accepted() {
+    let files = corpus();
+    assert!(files.len() >= 100, "only {} corpus files", files.len());
+    let (mut accepted, mut rejected, mut panics) = (0, 0, 0);
+    let mut slowest = (Duration::ZERO, String::new());
+    let options = LoadOptions::default();
+    for path in &files {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let started = Instant::now();
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            manifest::load(std::slice::from_ref(path), &options).map_err(|error| render(&error))
+        }));
+        let took = started.elapsed();
+        if took > slowest.0 {
+            slowest = (took, name.clone());
+        }
+        assert!(took < CORPUS_TIME_LIMIT, "{name} took {took:?}");
+        match outcome {
+            Err(_) => panics += 1,
+            Ok(Ok(_)) => {
+                accepted += 1;
+                assert!(name.starts_with("accept-"), "{name} was accepted");
+            }
+            Ok(Err(report)) => {
+                rejected += 1;
+                assert!(
+                    !name.starts_with("accept-"),
+                    "{name} was refused:\n{report}"
+                );
+                // Every refusal names the file, and points into it where the YAML is readable.
+                assert!(
+                    report.contains(&name),
+                    "{name}: the error names no file:\n{report}"
+                );
+            }
+        }
+    }
+    tally(&format!(
+        "hostile corpus: inputs: {}, rejected: {rejected}, accepted: {accepted}, panics: {panics}, \
+         slowest: {} in {:.0?}",
+        files.len(),
+        slowest.1,
+        slowest.0
+    ));
+    assert_eq!(panics, 0);
+}
+
+/// One generated input for the binary, and whether it must load.
+struct Generated {
+    name: &'static str,
+    bytes: Vec<u8>,
+    accepted: bool,
+}
+
+/// Builds the inputs too large to commit: at and over the size limit, millions of nodes,
+/// enormous scalars and nesting far past the limit.
+fn generated() -> Vec<Generated> {
+    let mut users = String::from("version: 1\nusers:\n");
+    for i in 0..200_000 {
+        users.push_str(&format!("  u{i:07}: {{}}\n"));
+    }
+    let mut emails = String::from("version: 1\nusers:\n  alice:\n    emails:\n");
+    for i in 0..50_000 {
+        emails.push_str(&format!("      - not-an-address-{i}\n"));
+    }
+    let huge = |text: &str| format!("\"{}\"", text.repeat(24 * 1024 * 1024 / text.len()));
+    vec![
+        Generated {
+            name: "many_users.yaml",
+            bytes: users.into_bytes(),
+            accepted: true,
+        },
+        Generated {
+            name: "over_the_size_limit.yaml",
+            bytes: format!("version: 1\n#{}\n", "x".repeat(33 * 1024 * 1024)).into_bytes(),
+            accepted: false,
+        },
+        Generated {
+            name: "fifty_thousand_problems.yaml",
+            bytes: emails.into_bytes(),
+            accepted: false,
+        },
+        Generated {
+            name: "huge_display_name.yaml",
+            bytes: format!(
+                "version: 1\nusers:\n  alice:\n    display_name: {}\n",
+                huge("Ab")
+            )
+            .into_bytes(),
+            accepted: false,
+        },
+        Generated {
+            name: "huge_username.yaml",
+            bytes: format!("version: 1\nusers:\n  {}: {{}}\n", huge("a")).into_bytes(),
+            accepted: false,
+        },
+        Generated {
+            name: "huge_token.yaml",
+            bytes: format!(
+                "version: 1\nregistration_tokens:\n  - token: {}\n",
+                huge("t")
+            )
+            .into_bytes(),
+            accepted: false,
+        },
+        Generated {
+            name: "million_brackets.yaml",
+            bytes: format!("version: 1\nusers: {}\n", "[".repeat(1_000_000)).into_bytes(),
+            accepted: false,
+        },
+        Generated {
+            name: "deep_block_nesting.yaml",
+            bytes: (0..3_000)
+                .map(|depth| format!("{}k:\n", " ".repeat(depth)))
+                .collect::<String>()
+                .into_bytes(),
+            accepted: false,
+        },
+        Generated {
+            name: "alias_bomb_twenty_levels.yaml",
+            bytes: alias_bomb(20).into_bytes(),
+            accepted: false,
+        },
+    ]
+}
+
+/// A "billion laughs" document: each level holds ten aliases of the one before.
+fn alias_bomb(levels: usize) -> String {
+    let mut text =
+        String::from("version: 1\nl0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for level in 1..levels {
+        let previous = format!("*l{}", level - 1);
+        text.push_str(&format!(
+            "l{level}: &l{level} [{}]\n",
+            vec![previous; 10].join(", ")
+        ));
+    }
+    text.push_str(&format!("users: *l{}\n", levels - 1));
+    text
+}
+
+/// Largest peak resident memory a `validate` run may use, whatever the input (the size limit
+/// is 32 MiB; a debug build parses it with a few hundred MiB).
+const MEMORY_LIMIT_KIB: u64 = 1024 * 1024;
+/// Longest a `validate` run may take (debug build).
+const BINARY_TIME_LIMIT: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn huge_and_explosive_inputs_stay_within_time_and_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = generated();
+    let (mut accepted, mut rejected) = (0, 0);
+    let mut report = Vec::new();
+    for input in &inputs {
+        std::fs::write(dir.path().join(input.name), &input.bytes).unwrap();
+        let mut running = Masctl::new(dir.path(), &["validate", input.name]).spawn();
+        let started = Instant::now();
+        let mut peak_kib = 0;
+        while !running.has_exited() {
+            peak_kib = peak_kib.max(high_water_mark(running.pid()).unwrap_or(0));
+            assert!(
+                started.elapsed() < BINARY_TIME_LIMIT,
+                "{} runs too long",
+                input.name
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let took = started.elapsed();
+        let output = running.wait(Duration::from_secs(1)).await;
+        let stderr = output.flat_stderr();
+        assert!(
+            !stderr.contains("panicked"),
+            "{}: {}",
+            input.name,
+            output.both()
+        );
+        if input.accepted {
+            accepted += 1;
+            assert_eq!(output.code, Some(0), "{}: {}", input.name, output.both());
+        } else {
+            rejected += 1;
+            assert_eq!(output.code, Some(1), "{}: {}", input.name, output.both());
+            assert!(
+                stderr.contains(input.name),
+                "{}: {}",
+                input.name,
+                output.both()
+            );
+        }
+        assert!(
+            peak_kib < MEMORY_LIMIT_KIB,
+            "{} peaked at {peak_kib} KiB",
+            input.name
+        );
+        report.push(format!(
+            "{} {} MiB: {:.1?}, {} MiB",
+            input.name,
+            input.bytes.len() / (1024 * 1024),
+            took,
+            peak_kib / 1024
+        ));
+    }
+    tally(&format!(
+        "generated inputs: {}, rejected: {rejected}, accepted: {accepted}, panics: 0, \
+         limits {} MiB peak memory and {BINARY_TIME_LIMIT:?}",
+        inputs.len(),
+        MEMORY_LIMIT_KIB / 1024
+    ));
+    for line in report {
+        tally(&format!("  {line}"));
+    }
+}
+
+/// Returns a process's peak resident memory (`VmHWM`) in KiB, while it runs.
+fn high_water_mark(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn manager() -> PasswordManager {
+    let scheme = PasswordScheme {
+        version: 1,
+        algorithm: Algorithm::Bcrypt,
+        unicode_normalization: false,
+        cost: 4,
+        pepper: None,
+    };
+    PasswordManager::new(true, 0, vec![scheme]).unwrap()
+}
+
+/// Plans and applies `desired` in-process; the plan must then be empty.
+async fn apply_and_converge(conn: &mut PgConnection, desired: &DesiredState) {
+    let env = Env::test(7);
+    let planned = pipeline::compute(conn, desired, &manager(), None)
+        .await
+        .unwrap();
+    let passwords = pipeline::prepare_passwords(&planned.plan, desired, &manager(), &env).unwrap();
+    apply::apply(
+        conn,
+        &env,
+        &planned.plan,
+        &passwords,
+        &masctl::snapshot::Scope::all(),
+        &ApplyOptions {
+            lock_timeout: Duration::from_secs(5),
+        },
+        |actual| masctl::plan::plan(desired, actual, &planned.facts),
+        |_| {},
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    let again = pipeline::compute(conn, desired, &manager(), None)
+        .await
+        .unwrap();
+    assert!(
+        again.plan.is_empty(),
+        "not converged: {:#?}",
+        again.plan.changes
+    );
+}
+
+/// Checks that every user, email, subject, display name and token of `desired` is in the
+/// database byte for byte.
+async fn assert_stored_verbatim(conn: &mut PgConnection, desired: &DesiredState) -> usize {
+    let mut values = 0;
+    for (username, user) in &desired.users {
+        let id: uuid::Uuid = sqlx::query_scalar("SELECT user_id FROM users WHERE username = $1")
+            .bind(username.as_str())
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap_or_else(|_| panic!("user {username:?} not stored verbatim"));
+        values += 1;
+        let mut stored: Vec<String> =
+            sqlx::query_scalar("SELECT email FROM user_emails WHERE user_id = $1")
+                .bind(id)
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap();
+        let mut wanted: Vec<String> = user
+            .emails
+            .iter()
+            .flatten()
+            .map(|email| email.as_str().to_owned())
+            .collect();
+        stored.sort();
+        wanted.sort();
+        assert_eq!(stored, wanted, "emails of {username}");
+        values += wanted.len();
+        for link in user.upstream.iter().flatten() {
+            let found: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM upstream_oauth_links WHERE user_id = $1 AND subject = $2)",
+            )
+            .bind(id)
+            .bind(&link.subject)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+            assert!(found, "subject {:?} of {username}", link.subject);
+            values += 1;
+        }
+        if let Some(name) = &user.display_name {
+            let found: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM queue_jobs WHERE payload->>'set_display_name' = $1)",
+            )
+            .bind(name)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+            assert!(found, "display name {name:?} of {username}");
+            values += 1;
+        }
+    }
+    for token in desired.registration_tokens.keys() {
+        let found: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM user_registration_tokens WHERE token = $1)",
+        )
+        .bind(token)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        assert!(found, "token {token:?}");
+        values += 1;
+    }
+    values
+}
+
+#[tokio::test]
+async fn accepted_hostile_values_are_stored_verbatim() {
+    let accepted: Vec<PathBuf> = corpus()
+        .into_iter()
+        .filter(|path| {
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("accept-")
+        })
+        .collect();
+    let mut values = 0;
+    for path in &accepted {
+        let desired = manifest::load(std::slice::from_ref(path), &LoadOptions::default())
+            .unwrap_or_else(|error| panic!("{}: {}", path.display(), render(&error)));
+        let db = TestDb::new().await;
+        let mut conn = db.connect().await;
+        workload::insert_provider(&mut conn).await;
+        apply_and_converge(&mut conn, &desired).await;
+        values += assert_stored_verbatim(&mut conn, &desired).await;
+    }
+    tally(&format!(
+        "hostile values applied: {} manifests, {values} values stored verbatim, re-plans empty",
+        accepted.len()
+    ));
+}
+
+/// The plan a reviewer reads shows invisible and bidirectional characters escaped, so an
+/// address that renders as `alice@example.org` cannot hide another one.
+#[tokio::test]
+async fn plans_show_invisible_characters_escaped() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let name = "accept-unicode-email-rtl-override.yaml";
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile");
+    std::fs::copy(corpus.join(name), dir.path().join(name)).unwrap();
+    let output = Masctl::new(dir.path(), &["plan", name]).db(&db).run().await;
+    assert_eq!(output.code, Some(0), "{}", output.both());
+    assert!(
+        output.stdout.contains("alice@\\u{202e}gro.elpmaxe") && !output.stdout.contains('\u{202e}'),
+        "{}",
+        output.both()
+    );
+}
