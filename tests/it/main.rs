@@ -17,6 +17,7 @@ mod reliability_concurrency;
 mod reliability_faults;
 mod reliability_fuzz;
 mod reliability_hostile;
+mod reliability_secrets;
 mod reliability_surprises;
 mod snapshot;
 mod store;
