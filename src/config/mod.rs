@@ -202,10 +202,13 @@ fn find_file(cwd: &Path, path: &Path) -> Option<(PathBuf, String)> {
 
 /// Reads and parses one YAML config file into a tree labelled `label`.
 fn read_file(path: &Path, label: String) -> Result<Node, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadConfig {
-        path: path.to_owned(),
-        source,
-    })?;
+    // The file holds secrets (database password, peppers, MAS's own keys): wipe the text.
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
+        ConfigError::ReadConfig {
+            path: path.to_owned(),
+            source,
+        }
+    })?);
     let value: serde_yaml::Value =
         serde_yaml::from_str(&text).map_err(|error| ConfigError::Yaml {
             file: label.clone(),

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
+use zeroize::Zeroizing;
 
 use super::ConfigError;
 
@@ -27,7 +28,9 @@ enum Value {
     Null,
     Bool(bool),
     Number(serde_yaml::Number),
-    String(String),
+    /// Text, wiped when the tree is dropped: MAS's config holds passwords, peppers and keys,
+    /// in the sections masctl reads and in those it ignores.
+    String(Zeroizing<String>),
     Seq(Vec<Node>),
     Map(IndexMap<String, Node>),
 }
@@ -61,7 +64,7 @@ impl Node {
             serde_yaml::Value::Null => Value::Null,
             serde_yaml::Value::Bool(b) => Value::Bool(b),
             serde_yaml::Value::Number(n) => Value::Number(n),
-            serde_yaml::Value::String(s) => Value::String(s),
+            serde_yaml::Value::String(s) => Value::String(Zeroizing::new(s)),
             serde_yaml::Value::Sequence(items) => Value::Seq(
                 items
                     .into_iter()
@@ -101,7 +104,7 @@ impl Node {
             }
             let source: Arc<str> = format!("environment variable {name}").into();
             let mut node = Self {
-                value: Value::String(value.clone()),
+                value: Value::String(Zeroizing::new(value.clone())),
                 source: Arc::clone(&source),
             };
             for key in keys.into_iter().rev() {
@@ -246,7 +249,7 @@ impl<'a> Cursor<'a> {
     /// unquoted YAML scalar (`password: 12345`) is still meant as text.
     pub(crate) fn string(&self) -> Result<String, ConfigError> {
         match &self.node.value {
-            Value::String(s) => Ok(s.clone()),
+            Value::String(s) => Ok(s.as_str().to_owned()),
             Value::Number(n) => Ok(n.to_string()),
             Value::Bool(b) => Ok(b.to_string()),
             _ => Err(self.type_error("a string")),
@@ -258,8 +261,8 @@ impl<'a> Cursor<'a> {
     pub(crate) fn bool(&self) -> Result<bool, ConfigError> {
         match &self.node.value {
             Value::Bool(b) => Ok(*b),
-            Value::String(s) if s == "true" => Ok(true),
-            Value::String(s) if s == "false" => Ok(false),
+            Value::String(s) if s.as_str() == "true" => Ok(true),
+            Value::String(s) if s.as_str() == "false" => Ok(false),
             _ => Err(self.type_error("`true` or `false`")),
         }
     }

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use serde::{Serialize, Serializer};
-use zeroize::Zeroizing;
+use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 /// A secret value (plaintext password, pepper, password hash, shared secret).
 ///
@@ -25,6 +25,9 @@ impl Secret {
         &self.0
     }
 }
+
+/// The inner [`Zeroizing`] wipes the value when a `Secret` (or any clone of it) is dropped.
+impl ZeroizeOnDrop for Secret {}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -65,6 +68,9 @@ impl SecretBytes {
     }
 }
 
+/// The inner [`Zeroizing`] wipes the bytes when a `SecretBytes` (or any clone) is dropped.
+impl ZeroizeOnDrop for SecretBytes {}
+
 impl fmt::Debug for SecretBytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
@@ -80,6 +86,16 @@ impl Serialize for SecretBytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Compiles only for types that wipe their memory when dropped.
+    fn wiped_on_drop<T: ZeroizeOnDrop>() {}
+
+    #[test]
+    fn secrets_are_wiped_on_drop() {
+        wiped_on_drop::<Secret>();
+        wiped_on_drop::<SecretBytes>();
+        wiped_on_drop::<Zeroizing<String>>();
+    }
 
     #[test]
     fn never_prints_the_value() {

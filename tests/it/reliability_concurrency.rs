@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use sqlx::{Executor, PgConnection};
 
+use crate::common::activity::Observer;
 use crate::common::process::{tally, Output};
-use crate::common::workload::{self, append_users, Observer, Workspace};
+use crate::common::workload::{self, append_users, Workspace};
 use crate::common::{dump, TestDb};
 
 /// Parallel runs.

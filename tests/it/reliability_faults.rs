@@ -1,7 +1,7 @@
-//! Faults during a large apply, through the real binary: SIGKILL at many points of the run and
-//! a connection terminated by the server (`pg_terminate_backend`). After each fault the
-//! database must be exactly as before, or exactly the fully applied state when the fault came
+//! SIGKILL during a large apply, through the real binary. After each kill the
+//! database must be exactly as before, or exactly the fully applied state when the kill came
 //! after COMMIT; never anything in between. A re-run must then converge.
+//! (`reliability_termination` cuts the connection from the server's side instead.)
 //!
 //! Kill points are placed by watching masctl's own session in `pg_stat_activity` (its
 //! `application_name` carries its pid), so that they cover every phase whatever the machine's
@@ -10,12 +10,10 @@
 
 use std::time::{Duration, Instant};
 
-use sqlx::Executor;
-
-use crate::common::process::{tally, Output, Running};
-use crate::common::workload::{
-    self, big_manifest, canonical, hold_lock, release_lock, Canonical, Observer, Workspace,
-};
+use crate::common::activity::{hold_lock, release_lock, slow_commit, wait_for, Backend, Observer};
+use crate::common::canonical::{canonical, difference, Canonical};
+use crate::common::process::{tally, Output};
+use crate::common::workload::{self, big_manifest, Workspace};
 use crate::common::{dump, TestDb};
 
 /// New users the large apply creates.
@@ -175,13 +173,7 @@ impl Sweep {
                 wait_for(&mut running, &mut observer, &name, |b| b.holds_lock).await
             }
             Trigger::LockWait => {
-                wait_for(
-                    &mut running,
-                    &mut observer,
-                    &name,
-                    workload::Backend::waits_for_lock,
-                )
-                .await
+                wait_for(&mut running, &mut observer, &name, Backend::waits_for_lock).await
             }
             Trigger::Commit => {
                 wait_for(&mut running, &mut observer, &name, |b| {
@@ -244,7 +236,7 @@ impl Sweep {
         assert!(
             found == self.applied,
             "{point:?} left a partial state:\n{}",
-            workload::difference(&self.applied, &found)
+            difference(&self.applied, &found)
         );
         Outcome::Applied
     }
@@ -267,52 +259,9 @@ impl Sweep {
         assert!(
             found == self.applied,
             "re-run state differs:\n{}",
-            workload::difference(&self.applied, &found)
+            difference(&self.applied, &found)
         );
     }
-}
-
-/// Waits until masctl's session satisfies `condition`; `None` if the process exits first.
-async fn wait_for(
-    running: &mut Running,
-    observer: &mut Observer,
-    application_name: &str,
-    condition: impl Fn(&workload::Backend) -> bool,
-) -> Option<Instant> {
-    loop {
-        if let Some(backend) = observer.backend(application_name).await {
-            if condition(&backend) {
-                return Some(Instant::now());
-            }
-        }
-        if running.has_exited() {
-            return None;
-        }
-        assert!(
-            running.elapsed() < Duration::from_secs(120),
-            "masctl never reached the awaited phase"
-        );
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-}
-
-/// Installs (or removes) a deferred trigger that makes COMMIT take 600 ms, so that kills can
-/// land inside it. It sleeps once per transaction, whatever the number of rows.
-async fn slow_commit(conn: &mut sqlx::PgConnection, install: bool) {
-    let sql = if install {
-        "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-           IF current_setting('masctl_test.slept', true) IS DISTINCT FROM 'yes' THEN
-             PERFORM set_config('masctl_test.slept', 'yes', true);
-             PERFORM pg_sleep(0.6);
-           END IF;
-           RETURN NULL;
-         END $$;
-         CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON users
-           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();"
-    } else {
-        "DROP TRIGGER slow_commit ON users; DROP FUNCTION slow_commit();"
-    };
-    conn.execute(sql).await.unwrap();
 }
 
 #[tokio::test]
@@ -354,156 +303,4 @@ async fn sigkill_at_any_point_leaves_the_database_before_or_after() {
         phases.keys().any(|phase| phase.contains("writing")),
         "no kill landed during the writes: {phases:?}"
     );
-}
-
-/// Where `pg_terminate_backend` hits masctl's session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Termination {
-    /// Before the apply transaction: reading the snapshot, planning, hashing.
-    Planning,
-    /// Inside the transaction, waiting for the lock the test holds.
-    LockWait,
-    /// Inside the transaction after rows were written (a trigger holds it there for a second).
-    Writing,
-    /// During COMMIT (a deferred trigger holds it there).
-    Commit,
-}
-
-#[tokio::test]
-async fn a_connection_terminated_by_the_server_leaves_nothing_half_written() {
-    let workspace = Workspace::new();
-    let seed = workload::seeded(&workspace).await;
-    let manifest = workspace
-        .write("users.yaml", &big_manifest("user", 200))
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let before = dump(&mut seed.connect().await).await;
-    let mut outcomes = Vec::new();
-    for at in [
-        Termination::Planning,
-        Termination::LockWait,
-        Termination::Writing,
-        Termination::Commit,
-    ] {
-        let db = seed.copy().await;
-        let mut observer = Observer::new(&db).await;
-        let output = terminate(&workspace, &db, &mut observer, &manifest, at).await;
-        assert_eq!(output.code, Some(1), "{at:?}: {}", output.both());
-        assert!(
-            output
-                .flat_stderr()
-                .contains("terminating connection due to administrator command")
-                && !output.stderr.contains("panicked"),
-            "{at:?}: unclear message: {}",
-            output.both()
-        );
-        let after = dump(observer.conn()).await;
-        if at == Termination::Commit {
-            // Whether a COMMIT interrupted by the server went through is unknowable to the
-            // client: masctl must say so, and the database must still be all or nothing.
-            assert!(
-                output
-                    .flat_stderr()
-                    .contains("either every change was written or none was"),
-                "{}",
-                output.both()
-            );
-            let applied = after != before;
-            outcomes.push(format!(
-                "{at:?}: {}",
-                if applied { "applied" } else { "unchanged" }
-            ));
-        } else {
-            assert!(!output.stdout.contains("Applied:"), "{}", output.both());
-            assert_eq!(after, before, "{at:?} wrote something");
-            outcomes.push(format!("{at:?}: unchanged"));
-        }
-        drop(observer);
-        let rerun = workspace
-            .masctl(&db, &["apply", "--yes", &manifest])
-            .run()
-            .await;
-        assert_eq!(rerun.code, Some(0), "{at:?} re-run: {}", rerun.both());
-        let plan = workspace
-            .masctl(&db, &["plan", "--detailed-exitcode", &manifest])
-            .run()
-            .await;
-        assert_eq!(plan.code, Some(0), "{at:?} not converged: {}", plan.both());
-    }
-    tally(&format!(
-        "connections terminated mid-apply: {} ({}), partial states: 0, re-runs converged: {}",
-        outcomes.len(),
-        outcomes.join(", "),
-        outcomes.len()
-    ));
-}
-
-/// Runs an apply and terminates its session at `at`; returns what masctl printed.
-async fn terminate(
-    workspace: &Workspace,
-    db: &TestDb,
-    observer: &mut Observer,
-    manifest: &str,
-    at: Termination,
-) -> Output {
-    let conn = observer.conn();
-    match at {
-        Termination::Writing => conn
-            .execute(
-                "CREATE FUNCTION hold() RETURNS trigger LANGUAGE plpgsql AS $$
-                   BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$;
-                 CREATE TRIGGER hold AFTER INSERT ON users
-                   FOR EACH STATEMENT EXECUTE FUNCTION hold();",
-            )
-            .await
-            .map(drop)
-            .unwrap(),
-        Termination::Commit => slow_commit(conn, true).await,
-        Termination::Planning | Termination::LockWait => {}
-    }
-    let mut holder = None;
-    if at == Termination::LockWait {
-        holder = Some(hold_lock(db).await);
-    }
-    let mut running = workspace
-        .masctl(db, &["apply", "--yes", "--lock-timeout", "60", manifest])
-        .spawn();
-    let name = running.application_name("apply");
-    let reached = wait_for(&mut running, observer, &name, |b| match at {
-        // Idle after the snapshot (its last statement, or the end of its read-only
-        // transaction): planning and hashing passwords.
-        Termination::Planning => {
-            !b.holds_lock
-                && b.state == "idle"
-                && (b.query.contains("upstream_oauth_providers") || b.query.starts_with("ROLLBACK"))
-        }
-        Termination::LockWait => b.waits_for_lock(),
-        Termination::Writing => b.holds_lock && b.wrote,
-        Termination::Commit => b.state == "active" && b.query.starts_with("COMMIT"),
-    })
-    .await;
-    assert!(reached.is_some(), "{at:?}: the run ended before the phase");
-    let backend = observer.backend(&name).await.unwrap();
-    sqlx::query("SELECT pg_terminate_backend($1)")
-        .bind(backend.pid)
-        .execute(observer.conn())
-        .await
-        .unwrap();
-    let output = running.wait(Duration::from_secs(60)).await;
-    if let Some(conn) = holder {
-        release_lock(conn).await;
-    }
-    observer.wait_gone(&name, Duration::from_secs(60)).await;
-    let conn = observer.conn();
-    match at {
-        Termination::Writing => conn
-            .execute("DROP TRIGGER hold ON users; DROP FUNCTION hold();")
-            .await
-            .map(drop)
-            .unwrap(),
-        Termination::Commit => slow_commit(conn, false).await,
-        Termination::Planning | Termination::LockWait => {}
-    }
-    output
 }

@@ -6,8 +6,9 @@
 use masctl::db::guard::OLDEST_SUPPORTED_VERSION;
 use sqlx::{Executor, PgConnection};
 
+use crate::common::activity::{hold_lock, release_lock, Observer};
 use crate::common::process::{tally, Output};
-use crate::common::workload::{self, hold_lock, release_lock, Observer, Workspace, PROVIDER};
+use crate::common::workload::{self, Workspace, PROVIDER};
 use crate::common::{dump, TestDb};
 
 /// The state every case starts from (applied first).

@@ -21,7 +21,10 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, Row};
 use tokio::sync::OnceCell;
 
+pub(crate) mod activity;
+pub(crate) mod canonical;
 mod copy;
+pub(crate) mod generate;
 pub(crate) mod process;
 pub(crate) mod workload;
 
