@@ -1,7 +1,10 @@
 //! The steps that `plan`, `apply` and `manage` share between reading the database and writing
-//! to it: verifying enforced passwords and hashing new ones. Both are slow on purpose (that is
-//! what password hashes are for), so they run in parallel on every core, and always before a
-//! write transaction opens, so that no lock is held while hashing.
+//! to it: gathering display names from the homeserver ([`display_names`]), verifying enforced
+//! passwords and hashing new ones. Hashing is slow on purpose (that is what password hashes are
+//! for), so it runs in parallel on every core; all of it happens before a write transaction
+//! opens, so that no lock is held meanwhile and a failure leaves nothing written.
+
+pub mod display_names;
 
 use std::collections::HashMap;
 
@@ -10,6 +13,7 @@ use thiserror::Error;
 
 use crate::apply::PreparedPasswords;
 use crate::env::Env;
+use crate::homeserver::{HomeserverClient, HomeserverError};
 use crate::manifest::{self, ManifestError};
 use crate::model::state::{ActualState, DesiredPassword, DesiredState, PasswordSource};
 use crate::model::{fold_case, PasswordPolicy, Secret, UserId};
@@ -38,6 +42,26 @@ pub enum PipelineError {
     )]
     #[diagnostic(code(masctl::plan::password_source))]
     MissingPassword(String),
+    /// The homeserver could not tell the display names (down, slow, secret rejected, error).
+    #[error("cannot read display names from the homeserver at {endpoint}; nothing was written")]
+    #[diagnostic(
+        code(masctl::homeserver),
+        help(
+            "masctl compares display names through the `matrix` section of MAS's config \
+             (Synapse's _synapse/mas API); fix the homeserver or that section, then run again"
+        )
+    )]
+    Homeserver {
+        /// `matrix.endpoint`, as the client uses it.
+        endpoint: String,
+        /// The failing request (boxed: it is large, and every caller's `Result` would carry it).
+        #[source]
+        source: Box<HomeserverError>,
+    },
+    /// The queue of MAS jobs could not be read.
+    #[error("cannot read the pending provision-user jobs")]
+    #[diagnostic(code(masctl::database))]
+    PendingJobs(#[source] crate::store::StoreError),
 }
 
 /// Verifies, in parallel, the plaintext of every enforced password against the user's
@@ -188,21 +212,43 @@ pub struct Planned {
     pub plan: Plan,
 }
 
+/// Reads the whole snapshot in one read-only REPEATABLE READ transaction, so that its six
+/// statements see one consistent state even while MAS keeps writing.
+async fn read_consistent_snapshot(conn: &mut sqlx::PgConnection) -> miette::Result<ActualState> {
+    use sqlx::Connection as _;
+    let database = |error: sqlx::Error| miette::miette!("cannot read MAS's database: {error}");
+    let mut tx = conn.begin().await.map_err(database)?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await
+        .map_err(database)?;
+    // Keep the driver's error as the cause: "could not read table X" alone does not say
+    // whether the table is missing or the connection was cut.
+    let actual = crate::snapshot::read(&mut tx, &crate::snapshot::Scope::all())
+        .await
+        .map_err(miette::Report::from_err)?;
+    tx.rollback().await.map_err(database)?;
+    Ok(actual)
+}
+
 /// Reads the snapshot, gathers facts and plans: what `plan` and `apply` both do first.
 ///
+/// `homeserver` is the client built from MAS's `matrix` section; `None` (no such section) means
+/// display names cannot be compared, which the plan notes. Display names are read before the
+/// passwords are verified, so that an unreachable homeserver fails fast.
+///
 /// # Errors
-/// A snapshot, password-resolution or planning error.
+/// A snapshot, job-queue, homeserver, password-resolution or planning error.
 pub async fn compute(
     conn: &mut sqlx::PgConnection,
     desired: &DesiredState,
     manager: &PasswordManager,
+    homeserver: Option<&HomeserverClient>,
 ) -> miette::Result<Planned> {
-    // Keep the driver's error as the cause: "could not read table X" alone does not say
-    // whether the table is missing or the connection was cut.
-    let actual = crate::snapshot::read(conn, &crate::snapshot::Scope::all())
-        .await
-        .map_err(miette::Report::from_err)?;
-    let facts = verify_enforced_passwords(desired, &actual, manager)?;
+    let actual = read_consistent_snapshot(conn).await?;
+    let display_names = display_names::gather(conn, desired, &actual, homeserver).await?;
+    let mut facts = verify_enforced_passwords(desired, &actual, manager)?;
+    facts.display_names = display_names;
     let plan = crate::plan::plan(desired, &actual, &facts)?;
     Ok(Planned {
         actual,

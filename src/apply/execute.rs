@@ -4,7 +4,8 @@
 //!
 //! Changes are grouped into phases so that thousands of them cost a handful of statements:
 //! unlinks and email removals first (a subject or address moving between users is released
-//! before it is taken), then new users, then per-user updates, then tokens, then jobs.
+//! before it is taken), then new users, then per-user updates (sessions ended and compat
+//! tokens issued last among them), then registration tokens, then jobs.
 
 use miette::Diagnostic;
 use sqlx::PgConnection;
@@ -12,9 +13,37 @@ use thiserror::Error;
 
 use super::PreparedPasswords;
 use crate::env::Env;
-use crate::model::{UserId, UserState, Username};
+use crate::model::{Secret, UserId, UserState, Username};
 use crate::plan::Change;
-use crate::store::{self, Job, NewPassword, NewToken, NewUser, StoreError, TokenUpdate};
+use crate::store::{
+    self, CompatSessionId, Job, NewPassword, NewToken, NewUser, SessionCounts, StoreError,
+    TokenUpdate,
+};
+
+/// What executing a plan produced besides rows: values generated while writing, and counts
+/// known only once the writes ran.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// Compatibility access tokens issued ([`Change::IssueCompatToken`]), in plan order.
+    pub compat_tokens: Vec<IssuedCompatToken>,
+    /// Sessions ended per user ([`Change::FinishSessions`]), in plan order.
+    pub finished_sessions: Vec<(UserId, SessionCounts)>,
+    /// `provision-user` jobs scheduled by [`Change::ProvisionAllUsers`], if the plan had one.
+    pub provisioned_users: Option<u64>,
+}
+
+/// A compatibility access token the applier generated and stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedCompatToken {
+    /// The user.
+    pub user: UserId,
+    /// The device it is bound to.
+    pub device_id: String,
+    /// The new `compat_sessions` row.
+    pub session: CompatSessionId,
+    /// The `mct_…` token: a credential, shown once to the operator and never logged.
+    pub token: Secret,
+}
 
 /// Why a write failed (the transaction is then rolled back by the caller).
 #[derive(Debug, Error, Diagnostic)]
@@ -37,7 +66,8 @@ pub(crate) async fn run(
     changes: &[Change],
     passwords: &PreparedPasswords,
     on_progress: &mut (dyn FnMut(&str) + Send),
-) -> Result<(), ExecuteError> {
+) -> Result<Effects, ExecuteError> {
+    let mut effects = Effects::default();
     let mut batch = Batch::default();
     for change in changes {
         batch.add(change);
@@ -67,6 +97,7 @@ pub(crate) async fn run(
         .collect::<Result<Vec<_>, _>>()?;
     store::add_passwords(conn, env, &new_passwords).await?;
     store::link_upstream(conn, env, &batch.links).await?;
+    sessions(conn, env, &batch, &mut effects).await?;
 
     on_progress("updating registration tokens");
     let created_tokens = store::create_tokens(conn, env, &batch.new_tokens).await?;
@@ -83,7 +114,48 @@ pub(crate) async fn run(
 
     on_progress("scheduling MAS jobs");
     store::schedule_jobs(conn, env, &batch.jobs).await?;
+    if batch.provision_all {
+        effects.provisioned_users = Some(store::provision_all_users(conn, env).await?);
+    }
+    Ok(effects)
+}
+
+/// Ends sessions (kill-sessions) and issues compat tokens, recording what was done.
+async fn sessions(
+    conn: &mut PgConnection,
+    env: &Env,
+    batch: &Batch<'_>,
+    effects: &mut Effects,
+) -> Result<(), ExecuteError> {
+    for user in &batch.finish_sessions {
+        let counts = store::finish_sessions(conn, env, *user).await?;
+        effects.finished_sessions.push((*user, counts));
+    }
+    for (user, device_id, synapse_admin) in &batch.compat_tokens {
+        let issued = issue_compat_token(conn, env, *user, device_id, *synapse_admin).await?;
+        effects.compat_tokens.push(issued);
+    }
     Ok(())
+}
+
+/// Stores a compat session and its access token, as issue-compatibility-token does.
+async fn issue_compat_token(
+    conn: &mut PgConnection,
+    env: &Env,
+    user: UserId,
+    device_id: &str,
+    synapse_admin: bool,
+) -> Result<IssuedCompatToken, ExecuteError> {
+    let session = store::create_compat_session(conn, env, user, device_id, synapse_admin).await?;
+    // Drawn after the session row, as MAS generates it just before inserting the token.
+    let token = crate::tokens::compat_access_token(&mut *env.rng());
+    store::create_compat_access_token(conn, env, session, &token).await?;
+    Ok(IssuedCompatToken {
+        user,
+        device_id: device_id.to_owned(),
+        session,
+        token,
+    })
 }
 
 /// Changes sorted by the writer that executes them.
@@ -106,6 +178,9 @@ struct Batch<'a> {
     token_updates: Vec<TokenUpdate>,
     revoke_tokens: Vec<ulid::Ulid>,
     unrevoke_tokens: Vec<ulid::Ulid>,
+    finish_sessions: Vec<UserId>,
+    compat_tokens: Vec<(UserId, &'a str, bool)>,
+    provision_all: bool,
     jobs: Vec<Job>,
 }
 
@@ -168,6 +243,28 @@ impl<'a> Batch<'a> {
             }),
             Change::RevokeToken { id, .. } => self.revoke_tokens.push(*id),
             Change::UnrevokeToken { id, .. } => self.unrevoke_tokens.push(*id),
+            // lock-user --deactivate: the job alone; MAS's worker sets deactivated_at.
+            Change::ScheduleDeactivation { user } => {
+                self.jobs.push(Job::DeactivateUser {
+                    user_id: user.id,
+                    hs_erase: false,
+                });
+            }
+            // unlock-user --reactivate: the job alone; MAS's worker clears deactivated_at.
+            Change::ScheduleReactivation { user } => {
+                self.jobs.push(Job::ReactivateUser { user_id: user.id })
+            }
+            Change::FinishSessions { user, .. } => self.finish_sessions.push(user.id),
+            Change::IssueCompatToken {
+                user,
+                device_id,
+                synapse_admin,
+            } => {
+                self.compat_tokens
+                    .push((user.id, device_id, *synapse_admin));
+            }
+            Change::ProvisionAllUsers { .. } => self.provision_all = true,
+            Change::SyncDevices { user } => self.jobs.push(Job::SyncDevices { user_id: user.id }),
         }
     }
 }

@@ -97,7 +97,7 @@ pub async fn acquire(
     }
 }
 
-/// `pid, application_name, usename, client address, xact_start` of the holder.
+/// `pg_stat_activity` columns of the holder: pid, application_name, user, client address, xact_start.
 type HolderRow = (
     i32,
     String,

@@ -1,7 +1,8 @@
 //! What every database-backed command needs: MAS's config, a connection that passed the
-//! schema guard, the password manager, and the clock/RNG.
+//! schema guard, the password manager, the homeserver client, and the clock/RNG.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 use miette::{IntoDiagnostic, WrapErr};
@@ -9,9 +10,20 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::PgConnection;
 
 use crate::config::{self, MasConfig};
-use crate::db;
+use crate::db::{self, SchemaVersion};
 use crate::env::Env;
+use crate::homeserver::HomeserverClient;
+use crate::model::SecretBytes;
 use crate::password::PasswordManager;
+use crate::saved_plan::FingerprintKey;
+
+/// The environment variable that, when set, is the only key of saved plans' secret
+/// fingerprints (instead of secrets from MAS's config).
+pub(crate) const PLAN_KEY_VAR: &str = "MASCTL_PLAN_KEY";
+
+/// How long masctl waits for the homeserver: to connect, and for each whole answer. Synapse
+/// answers `_synapse/mas/*` calls in milliseconds; this only bounds a hung or overloaded one.
+pub(crate) const HOMESERVER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Options every subcommand accepts.
 #[derive(Debug, Args)]
@@ -61,10 +73,53 @@ impl Context {
 
     /// Connects to MAS's database as `command` and checks its schema before anything else.
     pub(crate) async fn connect(&self, command: &str) -> miette::Result<PgConnection> {
+        self.connect_checked(command).await.map(|(conn, _)| conn)
+    }
+
+    /// Connects like [`Context::connect`] and also returns the schema version found.
+    pub(crate) async fn connect_checked(
+        &self,
+        command: &str,
+    ) -> miette::Result<(PgConnection, SchemaVersion)> {
         let application_name = format!("masctl {command} (pid {})", std::process::id());
         let mut conn = db::connect(&self.options, &application_name).await?;
-        db::check_schema(&mut conn, self.allow_newer_schema).await?;
-        Ok(conn)
+        let version = db::check_schema(&mut conn, self.allow_newer_schema).await?;
+        Ok((conn, version))
+    }
+
+    /// Returns the key of saved plans' secret fingerprints: `MASCTL_PLAN_KEY` if set, else
+    /// derived from MAS's config (`matrix.secret` and the password peppers), else none.
+    pub(crate) fn fingerprint_key(&self) -> Option<FingerprintKey> {
+        if let Some(value) = std::env::var_os(PLAN_KEY_VAR).filter(|v| !v.is_empty()) {
+            let bytes = SecretBytes::new(value.into_encoded_bytes());
+            return FingerprintKey::derive(vec![(PLAN_KEY_VAR.to_owned(), bytes)]);
+        }
+        let mut sources = Vec::new();
+        if let Some(matrix) = &self.config.matrix {
+            let secret = SecretBytes::new(matrix.secret.expose().as_bytes().to_vec());
+            sources.push(("matrix.secret".to_owned(), secret));
+        }
+        for scheme in self.config.passwords.schemes() {
+            if let Some(pepper) = scheme.pepper {
+                let label = format!("passwords.schemes[version {}].secret", scheme.version);
+                sources.push((label, pepper));
+            }
+        }
+        FingerprintKey::derive(sources)
+    }
+
+    /// Builds the homeserver client from the config's `matrix` section; `None` without one.
+    ///
+    /// A section that is present but unusable (an endpoint that is not http(s), an empty
+    /// secret) is an error rather than "no homeserver": MAS would not start with it either.
+    pub(crate) fn homeserver(&self) -> miette::Result<Option<HomeserverClient>> {
+        let Some(matrix) = &self.config.matrix else {
+            return Ok(None);
+        };
+        let client = matrix
+            .client(HOMESERVER_TIMEOUT)
+            .wrap_err("invalid `matrix` section in MAS's config")?;
+        Ok(Some(client))
     }
 
     /// Builds the password manager from the config's `passwords` section.

@@ -95,7 +95,8 @@ async fn demo(
     let manager = PasswordManager::new(true, 3, vec![scheme]).into_diagnostic()?;
 
     output::stdout("== masctl plan ==\n");
-    let planned = pipeline::compute(&mut conn, desired, &manager).await?;
+    // No homeserver belongs to the throwaway database: display names go out on creation only.
+    let planned = pipeline::compute(&mut conn, desired, &manager, None).await?;
     output::stdout(&render::human::render(&planned.plan, &planned.actual, true));
 
     output::stdout("\n== masctl apply --yes ==\n");
@@ -131,7 +132,7 @@ async fn demo(
     }
 
     output::stdout("\n== masctl plan (again) ==\n");
-    let again = pipeline::compute(&mut conn, desired, &manager).await?;
+    let again = pipeline::compute(&mut conn, desired, &manager, None).await?;
     output::stdout(&render::human::render(&again.plan, &again.actual, true));
     if again.plan.is_empty() {
         Ok(Exit::Success)

@@ -6,6 +6,8 @@
 mod apply;
 mod context;
 mod demo;
+mod export;
+mod manage;
 pub mod output;
 mod plan;
 mod schema;
@@ -31,8 +33,10 @@ enum Command {
     Validate(validate::ValidateArgs),
     Plan(plan::PlanArgs),
     Apply(apply::ApplyArgs),
+    Export(export::ExportArgs),
     Schema(schema::SchemaArgs),
     Demo(demo::DemoArgs),
+    Manage(manage::ManageArgs),
 }
 
 /// Parses the process arguments, runs the command and returns how it ended.
@@ -65,7 +69,9 @@ pub fn run(cli: Cli) -> miette::Result<Exit> {
         Command::Schema(args) => schema::run(args),
         Command::Plan(args) => block_on(plan::run(args, &cli.global)),
         Command::Apply(args) => block_on(apply::run(args, &cli.global)),
+        Command::Export(args) => block_on(export::run(args, &cli.global)),
         Command::Demo(args) => block_on(demo::run(args)),
+        Command::Manage(args) => manage::run(args, &cli.global),
     }
 }
 

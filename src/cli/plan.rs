@@ -1,4 +1,5 @@
-//! `masctl plan`: read the database and print what `apply` would do.
+//! `masctl plan`: read the database and print what `apply` would do, and optionally save the
+//! plan (`-o PLAN`) for a later `apply --plan PLAN`.
 
 use std::path::PathBuf;
 
@@ -7,10 +8,14 @@ use clap::{Args, ValueEnum};
 use super::context::{Context, GlobalArgs};
 use super::output;
 use crate::exit::Exit;
+use crate::ledger;
 use crate::manifest::{self, LoadOptions};
-use crate::model::state::DesiredState;
+use crate::model::state::{ActualState, DesiredState};
 use crate::pipeline;
+use crate::plan::emergency::EmergencyReport;
+use crate::plan::{self as planner, Plan};
 use crate::render;
+use crate::saved_plan::SavedPlan;
 
 /// How a plan or an apply result is printed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -20,6 +25,8 @@ pub(crate) enum OutputFormat {
     Human,
     /// A versioned JSON document, for CI bots
     Json,
+    /// A bounded summary for a merge-request comment (at most 60 000 characters)
+    Markdown,
 }
 
 /// Show what apply would change, without changing anything
@@ -31,6 +38,14 @@ pub(crate) struct PlanArgs {
     /// How to print the plan
     #[arg(long, value_enum, default_value_t)]
     pub(crate) output: OutputFormat,
+    /// Also save the plan to this file (mode 0600) for `apply --plan`
+    #[arg(
+        short = 'o',
+        long = "out",
+        value_name = "PLAN",
+        conflicts_with = "target"
+    )]
+    pub(crate) out: Option<PathBuf>,
     /// Exit with 3 when there are changes (0: none, 1: error)
     #[arg(long)]
     pub(crate) detailed_exitcode: bool,
@@ -111,22 +126,119 @@ pub(crate) fn load_desired(
     Ok(desired)
 }
 
-/// Computes and prints the plan.
+/// Computes and prints the plan, and saves it when asked.
 pub(crate) async fn run(args: &PlanArgs, global: &GlobalArgs) -> miette::Result<Exit> {
     let desired = load_desired(&args.files, &args.target, args.allow_plaintext_passwords)?;
     let context = Context::load(global)?;
     let manager = context.password_manager()?;
-    let mut conn = context.connect("plan").await?;
-    let planned = pipeline::compute(&mut conn, &desired, &manager).await?;
-    match args.output {
-        OutputFormat::Human => {
-            output::stdout(&render::human::render(&planned.plan, &planned.actual, true))
-        }
-        OutputFormat::Json => output::stdout(&render::json::render(&planned.plan, None)),
-    }
+    let homeserver = context.homeserver()?;
+    let (mut conn, schema) = context.connect_checked("plan").await?;
+    let planned = pipeline::compute(&mut conn, &desired, &manager, homeserver.as_ref()).await?;
+    let records = ledger::emergency::open(&mut conn).await?;
+    let report = planner::assess(&desired, &planned.actual, &planned.plan, &records);
+    let refusals = refusals(&planned.plan, &desired, &report);
+    let plan_id = match &args.out {
+        Some(path) => Some(save(
+            path,
+            &planned.plan,
+            schema.latest,
+            &desired,
+            &context,
+        )?),
+        None => None,
+    };
+    print_plan(
+        args.output,
+        &planned.plan,
+        &planned.actual,
+        &report,
+        &refusals,
+        plan_id,
+    );
     Ok(if args.detailed_exitcode && !planned.plan.is_empty() {
         Exit::ChangesPending
     } else {
         Exit::Success
     })
+}
+
+/// Saves `plan` for a later `apply --plan` and returns its id.
+fn save(
+    path: &std::path::Path,
+    plan: &Plan,
+    schema_version: i64,
+    desired: &DesiredState,
+    context: &Context,
+) -> miette::Result<ulid::Ulid> {
+    let key = context.fingerprint_key();
+    let saved = SavedPlan::new(
+        plan.clone(),
+        schema_version,
+        desired,
+        key.as_ref(),
+        &context.env,
+    )?;
+    if key.is_none() && !saved.secrets.passwords.is_empty() {
+        output::warning(
+            "no MAS config secret or MASCTL_PLAN_KEY to key the saved plan's password fingerprints: \
+             they are salted Argon2id, as hard to guess as MAS's own password hashes",
+        );
+    }
+    saved.write(path, &context.env)?;
+    output::stderr_line(&format!(
+        "Saved plan {} to {} (apply it with `masctl apply --plan {} FILE…`).",
+        saved.plan_id,
+        path.display(),
+        path.display()
+    ));
+    Ok(saved.plan_id)
+}
+
+/// Prints the plan in the chosen format; refusals go to stderr unless the format embeds them.
+pub(crate) fn print_plan(
+    format: OutputFormat,
+    plan: &Plan,
+    actual: &ActualState,
+    report: &EmergencyReport,
+    refusals: &[String],
+    plan_id: Option<ulid::Ulid>,
+) {
+    match format {
+        OutputFormat::Human => {
+            output::stdout(&render::human::render(plan, actual, true));
+            output::stdout(&render::emergency::human(report));
+        }
+        OutputFormat::Json => {
+            output::stdout(&render::json::render_with(plan, None, report, plan_id));
+        }
+        OutputFormat::Markdown => {
+            output::stdout(&render::markdown::render(plan, actual, report, refusals));
+            return;
+        }
+    }
+    for refusal in refusals {
+        output::warning(refusal);
+    }
+}
+
+/// Says why `apply` would refuse this plan (guards, emergency changes), one line each.
+pub(crate) fn refusals(
+    plan: &Plan,
+    desired: &DesiredState,
+    report: &EmergencyReport,
+) -> Vec<String> {
+    let mut refusals = Vec::new();
+    if let Err(violation) = planner::check_guards(plan, desired, false) {
+        refusals.push(format!(
+            "apply will refuse this plan: {violation} (--allow-destructive overrides)"
+        ));
+    }
+    let reverts = report.reverts().count();
+    if reverts > 0 {
+        refusals.push(format!(
+            "apply will refuse this plan: it reverts {reverts} emergency change{} made with `masctl manage` (--revert-emergency overrides)",
+            if reverts == 1 { "" } else { "s" }
+        ));
+    }
+    refusals
 }

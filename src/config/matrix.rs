@@ -2,14 +2,17 @@
 //!
 //! Optional for masctl (only display names and the homeserver-facing manage commands need it),
 //! but when present it must be complete: exactly one of `secret` or `secret_file`, as MAS
-//! requires. A `secret_file` is read and trimmed, as MAS does.
+//! requires. A `secret_file` is read and trimmed, as MAS does. [`MatrixConfig::client`] maps the
+//! parsed section onto the homeserver client, which itself never sees MAS's config.
 
 use std::path::Path;
+use std::time::Duration;
 
 use url::Url;
 
 use super::tree::Cursor;
 use super::{exclusive, opt_string, read_trimmed_key_file, ConfigError};
+use crate::homeserver::{self, HomeserverClient, HomeserverError};
 use crate::model::Secret;
 
 /// MAS's default `homeserver` (the server name in MXIDs).
@@ -29,6 +32,17 @@ pub enum HomeserverKind {
     SynapseLegacy,
     /// `synapse_read_only`: reads are forwarded, every write fails.
     SynapseReadOnly,
+}
+
+impl From<HomeserverKind> for homeserver::HomeserverKind {
+    fn from(kind: HomeserverKind) -> Self {
+        match kind {
+            HomeserverKind::Synapse => Self::Synapse,
+            HomeserverKind::SynapseModern => Self::SynapseModern,
+            HomeserverKind::SynapseLegacy => Self::SynapseLegacy,
+            HomeserverKind::SynapseReadOnly => Self::SynapseReadOnly,
+        }
+    }
 }
 
 impl HomeserverKind {
@@ -54,6 +68,25 @@ pub struct MatrixConfig {
     pub endpoint: Url,
     /// The shared secret sent as a Bearer token (`secret`, or `secret_file` trimmed).
     pub secret: Secret,
+}
+
+impl MatrixConfig {
+    /// Builds the client for this homeserver; `timeout` bounds connecting and each request.
+    ///
+    /// No request is sent here, so an unreachable homeserver only shows at the first call.
+    ///
+    /// # Errors
+    /// An endpoint the client cannot use (not http(s), no host, credentials in the URL), an
+    /// empty secret or one that cannot be an HTTP header, or a TLS set-up failure.
+    pub fn client(&self, timeout: Duration) -> Result<HomeserverClient, HomeserverError> {
+        HomeserverClient::new(
+            self.kind.into(),
+            self.homeserver.clone(),
+            self.endpoint.as_str(),
+            self.secret.clone(),
+            timeout,
+        )
+    }
 }
 
 /// Parses the section; `None` means it is absent (allowed: masctl then works without it).

@@ -9,7 +9,8 @@
 use std::time::Duration;
 
 /// An error talking to the homeserver (Synapse), or setting up the client for it.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[diagnostic(code(masctl::homeserver))]
 pub enum HomeserverError {
     /// `matrix.endpoint` cannot serve as the base URL requests are joined onto.
     #[error("matrix.endpoint {endpoint:?} is not a usable http(s) base URL: {reason}")]

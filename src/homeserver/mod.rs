@@ -189,18 +189,17 @@ impl HomeserverClient {
         concurrency: usize,
     ) -> Result<HashMap<String, Option<String>>, HomeserverError> {
         let mut seen = HashSet::with_capacity(localparts.len());
-        let distinct: Vec<&str> = localparts
+        // Owned localparts: a closure taking `&str` would make the returned future `Send` only
+        // for one lifetime, and callers could no longer `tokio::spawn` a plan.
+        let distinct: Vec<String> = localparts
             .iter()
-            .map(String::as_str)
-            .filter(|localpart| seen.insert(*localpart))
+            .filter(|localpart| seen.insert(localpart.as_str()))
+            .cloned()
             .collect();
         stream::iter(distinct)
             .map(|localpart| async move {
-                let user = self.query_user(localpart).await?;
-                Ok((
-                    localpart.to_owned(),
-                    user.and_then(|user| user.display_name),
-                ))
+                let user = self.query_user(&localpart).await?;
+                Ok((localpart, user.and_then(|user| user.display_name)))
             })
             .buffer_unordered(concurrency.max(1))
             .try_collect()

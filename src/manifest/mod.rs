@@ -24,7 +24,7 @@ mod builder;
 mod de;
 mod de_node;
 mod document;
-mod email;
+pub(crate) mod email;
 mod error;
 mod merge;
 pub mod raw;
@@ -42,7 +42,9 @@ mod tests;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+pub(crate) use email::check as check_email;
 pub use error::{IssueKind, ManifestError, ManifestIssue};
+pub(crate) use secrets::check_hash;
 pub use secrets::resolve_password;
 
 use crate::model::state::DesiredState;

@@ -1,5 +1,10 @@
 //! Safety guards: refuse an apply that would do too much damage at once (exit 4), unless the
-//! operator passes `--allow-destructive`. An empty manifest with pruning on is always refused.
+//! operator passes `--allow-destructive`.
+//!
+//! Pruning a kind of object of which the manifest lists none is always refused, whatever the
+//! flags: it is what a manifest directory missing its users file looks like, and it would lock,
+//! deactivate or revoke everything of that kind. Percentages are compared in integers, so no
+//! rounding lets a small set slip through (1 of 11 objects is over a 9% limit).
 
 use std::collections::HashSet;
 
@@ -13,7 +18,7 @@ use crate::model::state::{DesiredState, PruneTokens, PruneUsers};
 #[derive(Debug, Error, Diagnostic, PartialEq)]
 pub enum GuardViolation {
     /// More deactivations than `guards.max_deactivations`.
-    #[error("guard max_deactivations refused the plan: it deactivates {count} users, the limit is {limit}")]
+    #[error("guard max_deactivations refused the plan: {count} deactivations planned, the limit is {limit}")]
     #[diagnostic(
         code(masctl::guard::max_deactivations),
         help("review the plan; pass --allow-destructive if it is intended")
@@ -25,7 +30,7 @@ pub enum GuardViolation {
         limit: u32,
     },
     /// More locks than `guards.max_locks`.
-    #[error("guard max_locks refused the plan: it locks {count} users, the limit is {limit}")]
+    #[error("guard max_locks refused the plan: {count} locks planned, the limit is {limit}")]
     #[diagnostic(
         code(masctl::guard::max_locks),
         help("review the plan; pass --allow-destructive if it is intended")
@@ -52,13 +57,20 @@ pub enum GuardViolation {
         /// The configured limit.
         limit: u8,
     },
-    /// The manifest lists nothing, yet asks to prune.
-    #[error("refusing an empty manifest with pruning on: it would lock, deactivate or revoke everything")]
+    /// The manifest lists no object of a kind it asks to prune.
+    #[error("refusing to prune {kind} with a manifest that lists none: `prune.{key}: {action}` would {action} every one of them")]
     #[diagnostic(
         code(masctl::guard::empty_manifest),
-        help("list at least one user or token, or set prune to ignore")
+        help("list the {kind} to keep, or set `prune.{key}: ignore` (a missing manifest file looks like this)")
     )]
-    EmptyManifest,
+    EmptyManifest {
+        /// `users` or `registration tokens`.
+        kind: &'static str,
+        /// The `prune` key.
+        key: &'static str,
+        /// The prune action (`lock`, `deactivate`, `revoke`).
+        action: &'static str,
+    },
 }
 
 /// Checks the plan against the manifest's guards.
@@ -70,10 +82,26 @@ pub fn check_guards(
     desired: &DesiredState,
     allow_destructive: bool,
 ) -> Result<(), GuardViolation> {
-    let prunes = desired.prune.users != PruneUsers::Ignore
-        || desired.prune.registration_tokens != PruneTokens::Ignore;
-    if prunes && desired.users.is_empty() && desired.registration_tokens.is_empty() {
-        return Err(GuardViolation::EmptyManifest);
+    let user_action = match desired.prune.users {
+        PruneUsers::Ignore => None,
+        PruneUsers::Lock => Some("lock"),
+        PruneUsers::Deactivate => Some("deactivate"),
+    };
+    if let (Some(action), true) = (user_action, desired.users.is_empty()) {
+        return Err(GuardViolation::EmptyManifest {
+            kind: "users",
+            key: "users",
+            action,
+        });
+    }
+    if desired.prune.registration_tokens == PruneTokens::Revoke
+        && desired.registration_tokens.is_empty()
+    {
+        return Err(GuardViolation::EmptyManifest {
+            kind: "registration tokens",
+            key: "registration_tokens",
+            action: "revoke",
+        });
     }
     if allow_destructive {
         return Ok(());

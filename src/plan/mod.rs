@@ -5,7 +5,9 @@
 //! come from (`env`, `file`, `hash`), and the applier resolves them (STYLE R1, R9).
 
 mod change;
+mod drift;
 mod emails;
+pub mod emergency;
 mod facts;
 mod fingerprint;
 mod guards;
@@ -19,7 +21,10 @@ mod users;
 #[cfg(test)]
 mod tests;
 
-pub use change::{Change, NewToken, NewUser, PasswordWrite, PasswordWriteSource, UserRef};
+pub use change::{
+    Change, NewToken, NewUser, PasswordWrite, PasswordWriteSource, UserRef, ALL_USERS_KEY,
+};
+pub use drift::{assess, check_emergencies, EmergencyRevertRefused};
 pub use facts::{DisplayNames, Facts, PasswordCheck};
 pub use fingerprint::{Basis, Fingerprint};
 pub use guards::{check_guards, GuardViolation};
@@ -72,27 +77,39 @@ pub struct Summary {
 
 impl Summary {
     fn of(changes: &[Change]) -> Self {
-        let mut objects: indexmap::IndexMap<String, u8> = indexmap::IndexMap::new();
+        // Per object: its most severe change, and how many objects it stands for (one, except
+        // for `provision-all-users`, which changes every user).
+        let mut objects: indexmap::IndexMap<String, (u8, usize)> = indexmap::IndexMap::new();
         for change in changes {
             let severity = match change {
                 Change::CreateUser(_) | Change::CreateToken(_) => 0,
-                Change::DeactivateUser { .. } => 4,
+                Change::DeactivateUser { .. } | Change::ScheduleDeactivation { .. } => 4,
                 Change::LockUser { .. } => 3,
                 Change::RevokeToken { .. } => 2,
                 _ => 1,
             };
-            let entry = objects.entry(change.object_key()).or_insert(severity);
-            *entry = (*entry).max(severity);
+            let weight = match change {
+                Change::ProvisionAllUsers { count } => {
+                    usize::try_from(*count).unwrap_or(usize::MAX)
+                }
+                _ => 1,
+            };
+            let entry = objects
+                .entry(change.object_key())
+                .or_insert((severity, weight));
+            entry.0 = entry.0.max(severity);
+            entry.1 = entry.1.max(weight);
         }
         let mut summary = Self::default();
-        for severity in objects.values() {
-            match severity {
-                0 => summary.create += 1,
-                4 => summary.deactivate += 1,
-                3 => summary.lock += 1,
-                2 => summary.revoke += 1,
-                _ => summary.change += 1,
-            }
+        for (severity, weight) in objects.values() {
+            let counter = match severity {
+                0 => &mut summary.create,
+                4 => &mut summary.deactivate,
+                3 => &mut summary.lock,
+                2 => &mut summary.revoke,
+                _ => &mut summary.change,
+            };
+            *counter = counter.saturating_add(*weight);
         }
         summary
     }

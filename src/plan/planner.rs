@@ -77,7 +77,8 @@ pub(crate) enum Lookup<'a> {
 }
 
 impl<'a> Index<'a> {
-    fn new(actual: &'a ActualState) -> Self {
+    /// Builds the lookups over `actual`.
+    pub(crate) fn new(actual: &'a ActualState) -> Self {
         let mut by_folded_name: HashMap<String, Vec<&ActualUser>> =
             HashMap::with_capacity(actual.users.len());
         let mut link_owners = HashMap::new();

@@ -1,5 +1,8 @@
 //! What happens to users and tokens the manifest does not list: nothing by default, or lock /
 //! deactivate / revoke when `prune:` asks for it.
+//!
+//! With pruning off, the plan says what it leaves alone, naming the first [`NAMED`] users, so
+//! that a reviewer sees which accounts the manifest does not govern.
 
 use std::collections::HashSet;
 
@@ -9,6 +12,9 @@ use super::planner::Builder;
 use super::{Change, UserRef};
 use crate::model::state::{ActualState, DesiredState, PruneTokens, PruneUsers};
 use crate::model::UserId;
+
+/// How many unlisted objects a note names before it only counts.
+const NAMED: usize = 10;
 
 /// Appends the changes for unlisted users.
 pub(crate) fn plan_users(
@@ -22,13 +28,15 @@ pub(crate) fn plan_users(
         .iter()
         .filter(|user| !matched.contains(&user.id));
     if desired.prune.users == PruneUsers::Ignore {
-        let count = unlisted.count();
+        let names: Vec<&str> = unlisted.map(|user| user.username.as_str()).collect();
+        let count = names.len();
         if count > 0 {
             builder.notes.push(format!(
-                "{count} user{} in the database {} not in the manifest and {} left alone (prune.users: ignore)",
+                "{count} user{} in the database {} not in the manifest and {} left alone (prune.users: ignore): {}",
                 plural(count),
                 if count == 1 { "is" } else { "are" },
                 if count == 1 { "is" } else { "are" },
+                named(&names),
             ));
         }
         return;
@@ -72,6 +80,8 @@ pub(crate) fn plan_tokens(
         .iter()
         .filter(|token| !matched.contains(&token.id));
     if desired.prune.registration_tokens == PruneTokens::Ignore {
+        // Counted, not named: an unlisted token (issued in an emergency, say) is a credential
+        // that is not in Git, and plans end up in merge-request comments.
         let count = unlisted.count();
         if count > 0 {
             builder.notes.push(format!(
@@ -90,6 +100,20 @@ pub(crate) fn plan_tokens(
                 token: token.token.clone(),
             });
         }
+    }
+}
+
+/// Returns `a, b, c` or `a, b, … and 7 more`.
+fn named(names: &[&str]) -> String {
+    let shown = names
+        .iter()
+        .take(NAMED)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    match names.len().saturating_sub(NAMED) {
+        0 => shown,
+        more => format!("{shown}, … and {more} more"),
     }
 }
 

@@ -379,6 +379,16 @@ fn display_names_are_compared_only_when_known() {
     let pending = plan(&desired, &actual, &facts).unwrap();
     assert!(pending.is_empty());
     assert!(pending.notes[0].contains("on its way"));
+
+    // A pending job with another name will overwrite the homeserver's (right) one: send again.
+    facts.display_names = DisplayNames::Known {
+        current: HashMap::new(),
+        pending: HashMap::from([(id, "Alicia".into())]),
+    };
+    let changes = plan(&desired, &actual, &facts).unwrap().changes;
+    assert!(
+        matches!(&changes[..], [Change::ProvisionUser { set_display_name: Some(name), .. }] if name == "Alice")
+    );
 }
 
 #[test]
@@ -450,11 +460,73 @@ fn pruning_and_guards() {
             ..
         })
     ));
+    // Listing only tokens while pruning users is what a lost users file looks like.
     desired.users.clear();
-    assert_eq!(
-        check_guards(&plan_prune, &desired, true),
-        Err(GuardViolation::EmptyManifest)
+    desired.registration_tokens.insert(
+        "welcome".into(),
+        DesiredToken {
+            usage_limit: None,
+            expires_at: None,
+            state: TokenState::Active,
+            origin: origin(),
+        },
     );
+    assert!(matches!(
+        check_guards(&plan_prune, &desired, true),
+        Err(GuardViolation::EmptyManifest { kind: "users", .. })
+    ));
+    desired.prune.users = PruneUsers::Ignore;
+    desired.prune.registration_tokens = PruneTokens::Revoke;
+    assert_eq!(check_guards(&plan_prune, &desired, true), Ok(()));
+    desired.registration_tokens.clear();
+    desired
+        .users
+        .insert(Username::new("alice").unwrap(), user());
+    assert!(matches!(
+        check_guards(&plan_prune, &desired, true),
+        Err(GuardViolation::EmptyManifest {
+            kind: "registration tokens",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn percentages_leave_no_gap_for_small_sets() {
+    let desired_one = desired(vec![("alice", user())]);
+    let mut actual = actual_from(&desired_one);
+    let mut desired = desired_one.clone();
+    desired.prune.users = PruneUsers::Lock;
+    desired.guards.max_destructive_percent = Some(9);
+    // One stray user among 11 (9.09%) is over a 9% limit; among 12 (8.3%) it is not.
+    for n in 0..10_u128 {
+        let mut extra = actual.users[0].clone();
+        extra.id = UserId(Ulid(200 + n));
+        extra.username = Username::from_database(format!("extra{n:02}"));
+        extra.locked_at = (n > 0).then(|| actual.users[0].created_at);
+        actual.users.push(extra);
+    }
+    let eleven = plan(&desired, &actual, &Facts::default()).unwrap();
+    assert_eq!(eleven.managed_objects, 11);
+    assert!(matches!(
+        check_guards(&eleven, &desired, false),
+        Err(GuardViolation::DestructivePercent {
+            count: 1,
+            total: 11,
+            limit: 9,
+            ..
+        })
+    ));
+    let mut twelfth = actual.users[1].clone();
+    twelfth.id = UserId(Ulid(300));
+    twelfth.username = Username::from_database("listed".into());
+    actual.users.push(twelfth);
+    desired
+        .users
+        .insert(Username::new("listed").unwrap(), user());
+    let twelve = plan(&desired, &actual, &Facts::default()).unwrap();
+    assert_eq!(twelve.managed_objects, 12);
+    assert_eq!(check_guards(&twelve, &desired, false), Ok(()));
 }
 
 #[test]

@@ -121,7 +121,12 @@ fn wanted_display_name(
     let DisplayNames::Known { current, pending } = &facts.display_names else {
         return None;
     };
-    if pending.get(&actual.id) == Some(wanted) {
+    // A pending job's name is what the homeserver will have once MAS's worker runs the job, so
+    // it counts before the homeserver's current value, which that job is about to overwrite.
+    if let Some(on_its_way) = pending.get(&actual.id) {
+        if on_its_way != wanted {
+            return Some(wanted.clone());
+        }
         builder.notes.push(format!(
             "user {}: display name {wanted:?} is already on its way to the homeserver (a provision-user job is pending)",
             actual.username

@@ -38,6 +38,13 @@ pub fn render(plan: &Plan, actual: &ActualState, color: bool) -> String {
             };
             let _ = writeln!(out, "{rendered}");
         }
+        for effect in object.changes.iter().filter_map(|change| effect_of(change)) {
+            let _ = writeln!(
+                out,
+                "{}",
+                paint.fg(&format!("    {effect}"), AnsiColor::Yellow)
+            );
+        }
         for job in object.changes.iter().filter_map(|change| job_of(change)) {
             let _ = writeln!(out, "{}", paint.dim(&format!("    job: {}", visible(&job))));
         }
@@ -113,7 +120,7 @@ pub fn summary_line(summary: &Summary) -> String {
 }
 
 /// Names the MAS queue job a change schedules, if any.
-fn job_of(change: &Change) -> Option<String> {
+pub(crate) fn job_of(change: &Change) -> Option<String> {
     match change {
         // A user created deactivated gets no job (nothing to provision on the homeserver).
         Change::CreateUser(new) if new.state == crate::model::UserState::Deactivated => None,
@@ -130,7 +137,46 @@ fn job_of(change: &Change) -> Option<String> {
             ..
         } => Some("provision-user".to_owned()),
         Change::DeactivateUser { .. } => Some("deactivate-user".to_owned()),
+        Change::ScheduleDeactivation { .. } => Some(
+            "deactivate-user (hs_erase: false; MAS's worker sets deactivated_at, ends the \
+             sessions and deletes the emails)"
+                .to_owned(),
+        ),
         Change::ReactivateUser { .. } => Some("reactivate-user".to_owned()),
+        Change::ScheduleReactivation { .. } => {
+            Some("reactivate-user (MAS's worker clears deactivated_at; locked_at stays)".to_owned())
+        }
+        Change::SyncDevices { .. } => Some("sync-devices".to_owned()),
+        Change::ProvisionAllUsers { count } => Some(format!(
+            "provision-user × {count} (every user, locked and deactivated ones included)"
+        )),
+        _ => None,
+    }
+}
+
+/// Describes what a change does that the object's YAML cannot show.
+fn effect_of(change: &Change) -> Option<String> {
+    match change {
+        Change::FinishSessions {
+            compat,
+            oauth2,
+            browser,
+            ..
+        } => Some(format!(
+            "end active sessions: {compat} compat, {oauth2} OAuth 2.0, {browser} browser"
+        )),
+        Change::IssueCompatToken {
+            device_id,
+            synapse_admin,
+            ..
+        } => Some(format!(
+            "issue a compatibility access token for device {device_id} (never expires{})",
+            if *synapse_admin {
+                ", grants Synapse admin"
+            } else {
+                ""
+            }
+        )),
         _ => None,
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::model::state::{ActualState, ActualToken, ActualUser};
 use crate::model::{TokenState, UserState};
-use crate::plan::{Change, PasswordWriteSource, Plan};
+use crate::plan::{Change, PasswordWriteSource, Plan, ALL_USERS_KEY};
 
 /// Whether an object is created, changed or taken away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -106,7 +106,16 @@ pub fn object_diffs<'a>(plan: &'a Plan, actual: &ActualState) -> Vec<ObjectDiff<
         .map(|(key, changes)| {
             let (kind_word, name) = key.split_once(':').unwrap_or(("object", key.as_str()));
             let title = format!("{kind_word} {name}");
-            if kind_word == "token" {
+            if key == ALL_USERS_KEY {
+                // Every user at once: nothing to diff, the job line says it all.
+                ObjectDiff {
+                    title: "all users".to_owned(),
+                    kind: ObjectKind::Change,
+                    before: String::new(),
+                    after: String::new(),
+                    changes,
+                }
+            } else if kind_word == "token" {
                 let before = tokens.get(&key).map(|t| token_view(t));
                 diff_of(title, before, changes, apply_token_change)
             } else {
@@ -132,7 +141,10 @@ fn diff_of<'a, V: Serialize + Clone + Default>(
     } else if changes.iter().any(|c| {
         matches!(
             c,
-            Change::LockUser { .. } | Change::DeactivateUser { .. } | Change::RevokeToken { .. }
+            Change::LockUser { .. }
+                | Change::DeactivateUser { .. }
+                | Change::ScheduleDeactivation { .. }
+                | Change::RevokeToken { .. }
         )
     }) {
         ObjectKind::Remove
@@ -218,8 +230,14 @@ fn replay_user_change(view: &mut UserView, change: &Change) {
         Change::SetAdmin { admin, .. } => view.admin = *admin,
         Change::LockUser { .. } => view.locked = true,
         Change::UnlockUser { .. } => view.locked = false,
-        Change::ReactivateUser { .. } => view.deactivated = false,
-        Change::DeactivateUser { .. } => view.deactivated = true,
+        // The scheduled jobs change the state once MAS's worker has run them; the view shows
+        // where the user ends up, the job lines say how.
+        Change::ReactivateUser { .. } | Change::ScheduleReactivation { .. } => {
+            view.deactivated = false;
+        }
+        Change::DeactivateUser { .. } | Change::ScheduleDeactivation { .. } => {
+            view.deactivated = true;
+        }
         Change::AddEmail { email, .. } => view.emails.push(email.to_string()),
         Change::RemoveEmail { email, .. } => {
             if let Some(position) = view.emails.iter().position(|e| e == email.as_str()) {
@@ -245,7 +263,13 @@ fn replay_user_change(view: &mut UserView, change: &Change) {
                 view.display_name = Some(name.clone());
             }
         }
-        Change::CreateToken(_)
+        // Sessions and devices are not part of the manifest's view of a user; the renderer
+        // lists these as effects and jobs instead.
+        Change::FinishSessions { .. }
+        | Change::IssueCompatToken { .. }
+        | Change::SyncDevices { .. }
+        | Change::ProvisionAllUsers { .. }
+        | Change::CreateToken(_)
         | Change::UpdateToken { .. }
         | Change::RevokeToken { .. }
         | Change::UnrevokeToken { .. } => {}

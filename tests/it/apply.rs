@@ -53,7 +53,9 @@ async fn with_provider(conn: &mut PgConnection) {
 }
 
 async fn plan_of(conn: &mut PgConnection, desired: &DesiredState) -> Planned {
-    pipeline::compute(conn, desired, &manager()).await.unwrap()
+    pipeline::compute(conn, desired, &manager(), None)
+        .await
+        .unwrap()
 }
 
 async fn apply_planned(

@@ -9,10 +9,18 @@
 )]
 
 mod apply;
+mod cli;
 mod common;
 mod config;
 mod db_guard;
 mod fixture;
+mod gitops;
+mod manage;
+mod manage_concurrency;
+mod manage_credentials;
+mod manage_register;
+mod manage_tokens;
+mod manage_users;
 mod reliability_concurrency;
 mod reliability_faults;
 mod reliability_fuzz;
@@ -26,6 +34,7 @@ mod snapshot;
 mod store;
 mod store_jobs;
 mod store_links_tokens;
+mod synapse;
 
 #[test]
 fn every_test_file_is_a_module() {

@@ -108,7 +108,9 @@ fn manager() -> PasswordManager {
 /// Plans and applies `desired` in-process; the plan must then be empty.
 async fn apply_and_converge(conn: &mut PgConnection, desired: &DesiredState) {
     let env = Env::test(7);
-    let planned = pipeline::compute(conn, desired, &manager()).await.unwrap();
+    let planned = pipeline::compute(conn, desired, &manager(), None)
+        .await
+        .unwrap();
     let passwords = pipeline::prepare_passwords(&planned.plan, desired, &manager(), &env).unwrap();
     apply::apply(
         conn,
@@ -125,7 +127,9 @@ async fn apply_and_converge(conn: &mut PgConnection, desired: &DesiredState) {
     )
     .await
     .unwrap();
-    let again = pipeline::compute(conn, desired, &manager()).await.unwrap();
+    let again = pipeline::compute(conn, desired, &manager(), None)
+        .await
+        .unwrap();
     assert!(
         again.plan.is_empty(),
         "not converged: {:#?}",

@@ -9,6 +9,8 @@
 #![allow(dead_code, reason = "not every test module uses every helper")]
 #![expect(clippy::print_stderr, reason = "tests report kept databases on stderr")]
 
+pub(crate) mod homeserver;
+
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
