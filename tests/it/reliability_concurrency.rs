@@ -184,7 +184,7 @@ async fn a_waiter_names_the_holder_and_honours_the_lock_timeout() {
     let db = TestDb::new().await;
     let mut observer = Observer::new(&db).await;
     workload::insert_provider(observer.conn()).await;
-    stretch_transactions(observer.conn(), 4.0).await;
+    stretch_transactions(observer.conn(), 6.0).await;
     let first = workspace.write("first.yaml", &manifest(0));
     let second = workspace.write("second.yaml", &manifest(1).replace("shared", "other"));
     let (first, second) = (first.to_str().unwrap(), second.to_str().unwrap());
@@ -219,7 +219,7 @@ async fn a_waiter_names_the_holder_and_honours_the_lock_timeout() {
         "{}",
         timed_out.both()
     );
-    assert!(waited < Duration::from_secs(4), "waited {waited:?}");
+    assert!(waited < Duration::from_secs(5), "waited {waited:?}");
     assert_eq!(dump(observer.conn()).await, before, "the waiter wrote");
 
     // With time enough, the same apply waits for the holder and then goes through.

@@ -126,7 +126,8 @@ async fn terminate(
         .spawn();
     let name = running.application_name("apply");
     let reached = wait_for(&mut running, observer, &name, |b| match at {
-        // Idle after the snapshot's last statement: planning and hashing passwords.
+        // Idle after the snapshot (its last statement, or the end of its read-only
+        // transaction): planning and hashing passwords.
         Termination::Planning => {
             !b.holds_lock
                 && b.state == "idle"
