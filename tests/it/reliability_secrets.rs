@@ -10,6 +10,7 @@ use sqlx::{Executor, PgConnection};
 
 use crate::common::process::{tally, Masctl, Output};
 use crate::common::{server_options, TestDb};
+use crate::reliability_redaction::{files_under, rows_holding_secrets};
 
 /// The secrets; each is distinctive, so that finding one anywhere means it leaked.
 pub(crate) const ENV_PASSWORD: &str = "env-secret-Kp3vXq9Lm2aa";
@@ -395,45 +396,4 @@ async fn no_secret_appears_in_any_output_file_or_snapshot() {
         secrets().len(),
         outputs.len(),
     ));
-}
-
-/// Searches every row of every table masctl or MAS owns (`public` and `masctl` schemas) for the
-/// plaintext secrets (hashes are expected in `user_passwords`); returns the rows searched.
-async fn rows_holding_secrets(db: &TestDb) -> i64 {
-    let mut conn = db.connect().await;
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) \
-         FROM information_schema.tables \
-         WHERE table_schema IN ('public', 'masctl') AND table_type = 'BASE TABLE'",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .unwrap();
-    let mut searched = 0;
-    for table in tables {
-        let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM {table} t"))
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
-        for row in &rows {
-            for secret in secrets() {
-                assert!(!row.contains(secret), "{table} holds a secret: {row}");
-            }
-        }
-        searched += i64::try_from(rows.len()).unwrap();
-    }
-    searched
-}
-
-pub(crate) fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(files_under(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
