@@ -26,6 +26,7 @@ mod reliability_faults;
 mod reliability_fuzz;
 mod reliability_hostile;
 mod reliability_huge_inputs;
+mod reliability_manage_lock;
 mod reliability_redaction;
 mod reliability_secrets;
 mod reliability_surprises;

@@ -246,3 +246,34 @@ async fn plans_show_invisible_characters_escaped() {
         output.both()
     );
 }
+
+/// The whole corpus through the binary at once (`masctl validate DIR`): one run, every refused
+/// file named, no panic.
+#[tokio::test]
+async fn the_binary_validates_the_whole_corpus_without_panicking() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile");
+    let started = Instant::now();
+    let output = Masctl::new(dir.path(), &["validate", corpus_dir.to_str().unwrap()])
+        .run()
+        .await;
+    assert_eq!(output.code, Some(1), "{}", output.both());
+    assert!(!output.stderr.contains("panicked"), "{}", output.both());
+    let refused: Vec<String> = corpus()
+        .iter()
+        .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with("accept-"))
+        .collect();
+    let unnamed: Vec<&String> = refused
+        .iter()
+        .filter(|name| !output.stderr.contains(name.as_str()))
+        .collect();
+    assert!(unnamed.is_empty(), "not reported: {unnamed:?}");
+    tally(&format!(
+        "hostile corpus through `masctl validate`: {} files in one run, {} refused files named, \
+         panics: 0, {:.1?}",
+        corpus().len(),
+        refused.len(),
+        started.elapsed()
+    ));
+}

@@ -1,13 +1,13 @@
-//! Secrets in values and files masctl's runs do not produce: the `Debug` form of every value
-//! that holds one (config, manifest, password manager, prepared hashes), and every insta
-//! snapshot and trycmd expectation in the repository.
+//! Searching for secrets: in files and database rows (used by `reliability_secrets`), in the
+//! `Debug` form of every value that holds one (config, manifest, password manager, prepared
+//! hashes), and in every insta snapshot and trycmd expectation in the repository.
 
 use std::path::Path;
 
 use crate::common::process::tally;
+use crate::common::TestDb;
 use crate::reliability_secrets::{
-    files_under, secrets, DB_PASSWORD, ENV_PASSWORD, FILE_PEPPER, HOMESERVER_SECRET,
-    LITERAL_PASSWORD, PEPPER,
+    secrets, DB_PASSWORD, ENV_PASSWORD, FILE_PEPPER, HOMESERVER_SECRET, LITERAL_PASSWORD, PEPPER,
 };
 
 /// Secrets other tests and fixtures use: no snapshot may hold one either.
@@ -101,4 +101,45 @@ matrix: {{ homeserver: example.org, secret: {HOMESERVER_SECRET} }}
         }
         assert!(!text.contains(hashed.hash.expose()), "a hash in {text}");
     }
+}
+
+pub(crate) fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// Searches every row of every table masctl or MAS owns (`public` and `masctl` schemas) for the
+/// plaintext secrets (hashes are expected in `user_passwords`); returns the rows searched.
+pub(crate) async fn rows_holding_secrets(db: &TestDb) -> i64 {
+    let mut conn = db.connect().await;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) \
+         FROM information_schema.tables \
+         WHERE table_schema IN ('public', 'masctl') AND table_type = 'BASE TABLE'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let mut searched = 0;
+    for table in tables {
+        let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM {table} t"))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        for row in &rows {
+            for secret in secrets() {
+                assert!(!row.contains(secret), "{table} holds a secret: {row}");
+            }
+        }
+        searched += i64::try_from(rows.len()).unwrap();
+    }
+    searched
 }

@@ -10,6 +10,7 @@ use sqlx::{Executor, PgConnection};
 
 use crate::common::process::{tally, Masctl, Output};
 use crate::common::{server_options, TestDb};
+use crate::reliability_redaction::{files_under, rows_holding_secrets};
 
 /// The secrets; each is distinctive, so that finding one anywhere means it leaked.
 pub(crate) const ENV_PASSWORD: &str = "env-secret-Kp3vXq9Lm2aa";
@@ -20,6 +21,7 @@ pub(crate) const PEPPER: &str = "pepper-secret-Vc2Nd8Gx4ee";
 pub(crate) const FILE_PEPPER: &str = "pepper-file-secret-Lm9Qa3Ws5ff";
 pub(crate) const HOMESERVER_SECRET: &str = "hs-secret-Pj4Ke7Dz1gg";
 pub(crate) const DB_PASSWORD: &str = "dbpass-secret-Yw7Mk3Pe9hh";
+pub(crate) const MANAGE_PASSWORD: &str = "manage-secret-Xb5Vt8Nq2ii";
 
 pub(crate) fn secrets() -> Vec<&'static str> {
     vec![
@@ -31,6 +33,7 @@ pub(crate) fn secrets() -> Vec<&'static str> {
         FILE_PEPPER,
         HOMESERVER_SECRET,
         DB_PASSWORD,
+        MANAGE_PASSWORD,
     ]
 }
 
@@ -46,7 +49,9 @@ impl Role {
         conn.execute(
             format!(
                 "CREATE ROLE {name} LOGIN PASSWORD '{DB_PASSWORD}';
-                 GRANT ALL ON ALL TABLES IN SCHEMA public TO {name};"
+                 GRANT ALL ON ALL TABLES IN SCHEMA public TO {name};
+                 GRANT CREATE ON DATABASE \"{}\" TO {name};",
+                db.name()
             )
             .as_str(),
         )
@@ -163,15 +168,43 @@ fn runs(url: &str, bad_port_url: &str, bad_db_url: &str) -> Vec<Run> {
             1,
         ),
         (
-            "plan as JSON",
-            with_url(&["plan", plaintext, "--output", "json", "users.yaml"], url),
+            "save a plan, printed as JSON",
+            with_url(
+                &[
+                    "plan",
+                    plaintext,
+                    "--output",
+                    "json",
+                    "-o",
+                    "saved.json",
+                    "users.yaml",
+                ],
+                url,
+            ),
             env.clone(),
             0,
         ),
         (
-            "apply",
-            with_url(&["apply", "--yes", plaintext, "users.yaml"], url),
+            "apply the saved plan",
+            with_url(
+                &[
+                    "apply",
+                    "--yes",
+                    plaintext,
+                    "--plan",
+                    "saved.json",
+                    "users.yaml",
+                ],
+                url,
+            ),
             env.clone(),
+            0,
+        ),
+        ("export", with_url(&["export"], url), vec![], 0),
+        (
+            "export to a file",
+            with_url(&["export", "-o", "exported.yaml"], url),
+            vec![],
             0,
         ),
         (
@@ -209,6 +242,36 @@ fn runs(url: &str, bad_port_url: &str, bad_db_url: &str) -> Vec<Run> {
                 ("DATABASE_URL", url.to_owned()),
                 ("ALICE_PASSWORD", ENV_PASSWORD.to_owned()),
             ],
+            0,
+        ),
+        (
+            "manage set-password",
+            with_url(
+                &[
+                    "manage",
+                    "set-password",
+                    "alice",
+                    MANAGE_PASSWORD,
+                    "--ignore-complexity",
+                ],
+                url,
+            ),
+            vec![],
+            0,
+        ),
+        (
+            "manage set-password for a missing user",
+            with_url(&["manage", "set-password", "nobody", MANAGE_PASSWORD], url),
+            vec![],
+            1,
+        ),
+        (
+            "plan as Markdown",
+            with_url(
+                &["plan", plaintext, "--output", "markdown", "users.yaml"],
+                url,
+            ),
+            env.clone(),
             0,
         ),
         (
@@ -263,8 +326,16 @@ async fn no_secret_appears_in_any_output_file_or_snapshot() {
         assert_eq!(output.code, Some(code), "{what}: {}", output.both());
         outputs.push((what.to_owned(), output));
     }
-    // Saved plans, once `plan -o FILE` exists: mode 0600 and no secret inside.
-    let saved = save_plan_if_supported(dir.path(), &url).await;
+    // Files masctl creates that may hold sensitive data are private from the start.
+    for private in ["saved.json", "exported.yaml"] {
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(dir.path().join(private))
+                .unwrap()
+                .permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "{private} has mode {mode:o}");
+    }
+    let rows = rows_holding_secrets(&db).await;
 
     let mut searched = 0;
     for (what, output) in &outputs {
@@ -320,57 +391,9 @@ async fn no_secret_appears_in_any_output_file_or_snapshot() {
     );
     role.drop_in(&db).await;
     tally(&format!(
-        "secrets: {} secrets searched in {searched} outputs and files of {} runs{}: 0 found",
+        "secrets: {} secrets searched in {searched} outputs and files of {} runs and in {rows} \
+         database rows: 0 found; saved plan and export created mode 0600",
         secrets().len(),
         outputs.len(),
-        if saved {
-            " plus a saved plan (mode 0600)"
-        } else {
-            ""
-        }
     ));
-}
-
-/// Runs `plan -o FILE` if this masctl has it, and checks the file's mode and content.
-async fn save_plan_if_supported(dir: &Path, url: &str) -> bool {
-    let help = Masctl::new(dir, &["plan", "--help"]).run().await;
-    if !help.stdout.contains("-o, --") {
-        return false;
-    }
-    let output = Masctl::new(
-        dir,
-        &[
-            "--config",
-            "mas.yaml",
-            "--database-url",
-            url,
-            "plan",
-            "--allow-plaintext-passwords",
-            "-o",
-            "saved.plan",
-            "users.yaml",
-        ],
-    )
-    .env("ALICE_PASSWORD", ENV_PASSWORD)
-    .run()
-    .await;
-    assert_eq!(output.code, Some(0), "{}", output.both());
-    let path = dir.join("saved.plan");
-    let mode =
-        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
-    assert_eq!(mode & 0o777, 0o600, "saved plan mode {mode:o}");
-    true
-}
-
-pub(crate) fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(files_under(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
