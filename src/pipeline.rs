@@ -18,7 +18,7 @@ use crate::manifest::{self, ManifestError};
 use crate::model::state::{ActualState, DesiredPassword, DesiredState, PasswordSource};
 use crate::model::{fold_case, PasswordPolicy, Secret, UserId};
 use crate::password::{hash_many, verify_many, HashedPassword, PasswordError, PasswordManager};
-use crate::plan::{Change, Facts, PasswordCheck, Plan};
+use crate::plan::{Change, Facts, Index, Lookup, PasswordCheck, Plan};
 
 /// Why facts could not be gathered or passwords prepared.
 #[derive(Debug, Error, Diagnostic)]
@@ -74,11 +74,18 @@ pub fn verify_enforced_passwords(
     actual: &ActualState,
     manager: &PasswordManager,
 ) -> Result<Facts, PipelineError> {
-    let by_name: HashMap<String, Vec<&crate::model::state::ActualUser>> =
-        actual.users.iter().fold(HashMap::new(), |mut map, user| {
-            map.entry(user.username.folded()).or_default().push(user);
-            map
-        });
+    // Built only when something is enforced: at 100k users the index is not free.
+    let enforces_plaintext = desired.users.values().any(|user| {
+        user.password_policy == PasswordPolicy::Enforce
+            && user
+                .password
+                .as_ref()
+                .is_some_and(|p| !matches!(p.source, PasswordSource::Hash { .. }))
+    });
+    if !enforces_plaintext {
+        return Ok(Facts::default());
+    }
+    let index = Index::new(actual);
     let mut items: Vec<(UserId, Secret, i32, Secret)> = Vec::new();
     let mut issues = Vec::new();
     for (username, want) in &desired.users {
@@ -92,17 +99,10 @@ pub fn verify_enforced_passwords(
         if matches!(password.source, PasswordSource::Hash { .. }) {
             continue;
         }
-        // Same lookup rule as the planner: a single case-insensitive hit, or the exact spelling.
-        let candidates = by_name
-            .get(&username.folded())
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let found = match candidates {
-            [only] => Some(*only),
-            several => several
-                .iter()
-                .find(|u| u.username.as_str() == username.as_str())
-                .copied(),
+        // The planner's own lookup, so that both always agree on who the user is.
+        let found = match index.find_user(username) {
+            Lookup::Found(user) => Some(user),
+            Lookup::Missing | Lookup::Ambiguous(_) => None,
         };
         let Some(current) = found.and_then(|user| user.password.as_ref().map(|p| (user.id, p)))
         else {

@@ -29,6 +29,7 @@ pub use facts::{DisplayNames, Facts, PasswordCheck};
 pub use fingerprint::{Basis, Fingerprint};
 pub use guards::{check_guards, GuardViolation};
 pub use planner::{plan, PlanError};
+pub(crate) use planner::{Index, Lookup};
 
 use serde::{Deserialize, Serialize};
 

@@ -161,7 +161,7 @@ pub fn plan(
             }
             super::planner::Lookup::Missing => {
                 builder.basis.add_absent("user", &fold_case(username.as_str()));
-                users::plan_new(&mut builder, &index, username, want, facts);
+                users::plan_new(&mut builder, &index, username, want);
             }
             super::planner::Lookup::Ambiguous(candidates) => builder.issues.push(PlanIssue::at(
                 &want.origin,

@@ -48,9 +48,7 @@ pub(crate) fn plan_new(
     index: &Index<'_>,
     username: &Username,
     want: &DesiredUser,
-    facts: &Facts,
 ) {
-    let _ = facts;
     let emails = if want.state == UserState::Deactivated {
         emails::note_ignored_for_deactivated(builder, username.as_str(), want);
         Vec::new()
