@@ -10,6 +10,7 @@
 //! `READ COMMITTED` a user created between two statements may be missing while its emails are
 //! not; such child rows are skipped ([`SnapshotStats::skipped`] counts them).
 
+mod copy;
 mod queries;
 
 use std::collections::HashMap;

@@ -1,7 +1,8 @@
 //! The snapshot's SQL: one set-based SELECT per table, streamed row by row.
 //!
-//! Every statement goes through `Reader::each`, which counts it, so the number of statements
-//! a snapshot costs is measured rather than asserted. Filtering uses `= ANY($1)` on arrays; no
+//! Every statement goes through `Reader::each` or, for unfiltered reads, `Reader::copy_each`
+//! (binary COPY, see [`super::copy`]); both count it, so the number of statements a snapshot
+//! costs is measured rather than asserted. Filtering uses `= ANY($1)` on arrays; no
 //! statement is ever issued per user. Ordering is left to the caller (in Rust, by byte order),
 //! so PostgreSQL never sorts except where `DISTINCT ON` needs it.
 
@@ -12,6 +13,7 @@ use sqlx::query::QueryAs;
 use sqlx::{FromRow, PgConnection, Postgres};
 use uuid::Uuid;
 
+use super::copy::{Decoder, Fields};
 use super::{SnapshotError, TokenScope, UserScope};
 
 /// A connection that counts the statements and rows the snapshot reads.
@@ -56,6 +58,42 @@ impl<'c> Reader<'c> {
         self.rows += received;
         Ok(())
     }
+
+    /// Runs `COPY (select) TO STDOUT (FORMAT binary)` and hands every row, decoded by
+    /// `decode`, to `sink` (see [`super::copy`]); for unfiltered reads.
+    async fn copy_each<O>(
+        &mut self,
+        table: &'static str,
+        select: &str,
+        columns: usize,
+        decode: fn(&mut Fields<'_>) -> Result<O, String>,
+        mut sink: impl FnMut(O),
+    ) -> Result<(), SnapshotError> {
+        self.statements += 1;
+        let statement = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
+        let fail = |message: String| SnapshotError::Query {
+            table,
+            source: sqlx::Error::Protocol(message),
+        };
+        let mut decoder = Decoder::new(columns, decode);
+        let mut received = 0;
+        let mut chunks = self
+            .conn
+            .copy_out_raw(&statement)
+            .await
+            .map_err(SnapshotError::query(table))?;
+        while let Some(chunk) = chunks
+            .try_next()
+            .await
+            .map_err(SnapshotError::query(table))?
+        {
+            received += decoder.feed(&chunk, &mut sink).map_err(fail)?;
+        }
+        drop(chunks);
+        decoder.finish().map_err(fail)?;
+        self.rows += received;
+        Ok(())
+    }
 }
 
 /// `users` columns: id, username, created_at, locked_at, deactivated_at, can_request_admin.
@@ -96,11 +134,28 @@ pub(super) async fn users(
     let named = format!(
         "{COLUMNS} WHERE LOWER(username) = ANY(ARRAY(SELECT LOWER(name) FROM UNNEST($1::text[]) AS name))"
     );
-    let query = match scope {
-        UserScope::All => sqlx::query_as(COLUMNS),
-        UserScope::Named(names) => sqlx::query_as(&named).bind(names),
-    };
-    reader.each("users", query, sink).await
+    match scope {
+        UserScope::All => {
+            reader
+                .copy_each("users", COLUMNS, 6, decode_user, sink)
+                .await
+        }
+        UserScope::Named(names) => {
+            let query = sqlx::query_as(&named).bind(names);
+            reader.each("users", query, sink).await
+        }
+    }
+}
+
+fn decode_user(f: &mut Fields<'_>) -> Result<UserRow, String> {
+    Ok((
+        f.uuid()?,
+        f.text()?,
+        f.time()?,
+        f.optional_time()?,
+        f.optional_time()?,
+        f.bool()?,
+    ))
 }
 
 /// Streams the `user_emails` of `users` (all users when `None`).
@@ -109,14 +164,23 @@ pub(super) async fn emails(
     users: Option<&[Uuid]>,
     sink: impl FnMut(EmailRow),
 ) -> Result<(), SnapshotError> {
-    let query = match users {
-        None => sqlx::query_as("SELECT user_email_id, user_id, email FROM user_emails"),
-        Some(users) => sqlx::query_as(
-            "SELECT user_email_id, user_id, email FROM user_emails WHERE user_id = ANY($1)",
-        )
-        .bind(users),
-    };
-    reader.each("user_emails", query, sink).await
+    const SELECT: &str = "SELECT user_email_id, user_id, email FROM user_emails";
+    match users {
+        None => {
+            reader
+                .copy_each("user_emails", SELECT, 3, decode_email, sink)
+                .await
+        }
+        Some(users) => {
+            let named = format!("{SELECT} WHERE user_id = ANY($1)");
+            let query = sqlx::query_as(&named).bind(users);
+            reader.each("user_emails", query, sink).await
+        }
+    }
+}
+
+fn decode_email(f: &mut Fields<'_>) -> Result<EmailRow, String> {
+    Ok((f.uuid()?, f.uuid()?, f.text()?))
 }
 
 /// Streams the current password of each of `users`: the row with the greatest `created_at`
@@ -130,13 +194,24 @@ pub(super) async fn passwords(
              user_id, user_password_id, hashed_password, version, created_at \
          FROM user_passwords";
     const ORDER: &str = "ORDER BY user_id, created_at DESC, user_password_id DESC";
-    let all = format!("{SELECT} {ORDER}");
-    let named = format!("{SELECT} WHERE user_id = ANY($1) {ORDER}");
-    let query = match users {
-        None => sqlx::query_as(&all),
-        Some(users) => sqlx::query_as(&named).bind(users),
-    };
-    reader.each("user_passwords", query, sink).await
+    match users {
+        None => {
+            let all = format!("{SELECT} {ORDER}");
+            let decode = decode_password;
+            reader
+                .copy_each("user_passwords", &all, 5, decode, sink)
+                .await
+        }
+        Some(users) => {
+            let named = format!("{SELECT} WHERE user_id = ANY($1) {ORDER}");
+            let query = sqlx::query_as(&named).bind(users);
+            reader.each("user_passwords", query, sink).await
+        }
+    }
+}
+
+fn decode_password(f: &mut Fields<'_>) -> Result<PasswordRow, String> {
+    Ok((f.uuid()?, f.uuid()?, f.text()?, f.i32()?, f.time()?))
 }
 
 /// Streams the `upstream_oauth_links` owned by `users` (orphaned links, whose `user_id` is NULL,
@@ -149,13 +224,22 @@ pub(super) async fn links(
     const SELECT: &str =
         "SELECT upstream_oauth_link_id, user_id, upstream_oauth_provider_id, subject \
          FROM upstream_oauth_links";
-    let all = format!("{SELECT} WHERE user_id IS NOT NULL");
-    let named = format!("{SELECT} WHERE user_id = ANY($1)");
-    let query = match users {
-        None => sqlx::query_as(&all),
-        Some(users) => sqlx::query_as(&named).bind(users),
-    };
-    reader.each("upstream_oauth_links", query, sink).await
+    match users {
+        None => {
+            let all = format!("{SELECT} WHERE user_id IS NOT NULL");
+            let table = "upstream_oauth_links";
+            reader.copy_each(table, &all, 4, decode_link, sink).await
+        }
+        Some(users) => {
+            let named = format!("{SELECT} WHERE user_id = ANY($1)");
+            let query = sqlx::query_as(&named).bind(users);
+            reader.each("upstream_oauth_links", query, sink).await
+        }
+    }
+}
+
+fn decode_link(f: &mut Fields<'_>) -> Result<LinkRow, String> {
+    Ok((f.uuid()?, f.uuid()?, f.uuid()?, f.text()?))
 }
 
 /// Streams the registration tokens in scope (named tokens match exactly, as MAS matches them).
@@ -167,12 +251,27 @@ pub(super) async fn tokens(
     const SELECT: &str =
         "SELECT user_registration_token_id, token, usage_limit, expires_at, revoked_at \
          FROM user_registration_tokens";
-    let named = format!("{SELECT} WHERE token = ANY($1)");
-    let query = match scope {
-        TokenScope::All => sqlx::query_as(SELECT),
-        TokenScope::Named(tokens) => sqlx::query_as(&named).bind(tokens),
-    };
-    reader.each("user_registration_tokens", query, sink).await
+    let table = "user_registration_tokens";
+    match scope {
+        TokenScope::All => reader.copy_each(table, SELECT, 5, decode_token, sink).await,
+        TokenScope::Named(tokens) => {
+            let named = format!("{SELECT} WHERE token = ANY($1)");
+            let query = sqlx::query_as(&named).bind(tokens);
+            reader.each(table, query, sink).await
+        }
+    }
+}
+
+fn decode_token(f: &mut Fields<'_>) -> Result<TokenRow, String> {
+    let id = f.uuid()?;
+    let token = f.text()?;
+    Ok((
+        id,
+        token,
+        f.optional_i32()?,
+        f.optional_time()?,
+        f.optional_time()?,
+    ))
 }
 
 /// Streams every upstream OAuth provider, disabled ones included.
@@ -180,9 +279,14 @@ pub(super) async fn providers(
     reader: &mut Reader<'_>,
     sink: impl FnMut(ProviderRow),
 ) -> Result<(), SnapshotError> {
-    let query = sqlx::query_as(
-        "SELECT upstream_oauth_provider_id, COALESCE(human_name, issuer), disabled_at IS NULL \
-         FROM upstream_oauth_providers",
-    );
-    reader.each("upstream_oauth_providers", query, sink).await
+    const SELECT: &str = "SELECT upstream_oauth_provider_id, COALESCE(human_name, issuer), \
+         disabled_at IS NULL FROM upstream_oauth_providers";
+    let table = "upstream_oauth_providers";
+    reader
+        .copy_each(table, SELECT, 3, decode_provider, sink)
+        .await
+}
+
+fn decode_provider(f: &mut Fields<'_>) -> Result<ProviderRow, String> {
+    Ok((f.uuid()?, f.optional_text()?, f.bool()?))
 }
