@@ -150,7 +150,8 @@ fn export_user(user: &ActualUser, options: ExportOptions, warnings: &mut Vec<Str
     let password = options
         .include_password_hashes
         .then(|| password_of(user, warnings))
-        .flatten();
+        .flatten()
+        .map(|password| Spanned::new(Box::new(password.value)));
     raw::User {
         admin: user.can_request_admin,
         emails,

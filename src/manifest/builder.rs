@@ -12,11 +12,22 @@ use super::tree::{DuplicateKey, Node, NodeId, NodeKind, ParseError, ParseErrorKi
 /// Deepest nesting accepted; a valid manifest needs five levels.
 const MAX_DEPTH: usize = 32;
 
-/// Most nodes a document may have once every alias is expanded.
+/// Fewest nodes a document may always have once every alias is expanded.
 ///
-/// A manifest of 20,000 fully specified users stays well below this; a "billion laughs" alias
-/// bomb reaches it after a few levels and is refused before anything is expanded.
-const MAX_EXPANDED_NODES: u64 = 2_000_000;
+/// A manifest of 200,000 ordinary users stays below this; a "billion laughs" alias bomb reaches
+/// it after a few levels and is refused before anything is expanded. Larger files get a limit
+/// proportional to their size (see [`max_expanded_nodes`]).
+const MIN_EXPANDED_NODES_LIMIT: u64 = 2_000_000;
+
+/// Most nodes a document of `text_len` bytes may have once every alias is expanded.
+///
+/// Without aliases every node needs at least two bytes of text (a one-character scalar and a
+/// separator), so no alias-free document is ever refused, however many users it lists, while an
+/// alias bomb stays held to a size proportional to the file it came in (itself at most
+/// `MAX_FILE_SIZE`).
+pub(crate) fn max_expanded_nodes(text_len: usize) -> u64 {
+    MIN_EXPANDED_NODES_LIMIT.max(u64::try_from(text_len / 2).unwrap_or(u64::MAX))
+}
 
 /// A parser event, in the parser-independent form the builder consumes.
 pub(crate) enum Event {
@@ -50,9 +61,19 @@ enum Children {
     Map {
         entries: Vec<(NodeId, NodeId)>,
         pending_key: Option<NodeId>,
-        keys: HashMap<String, NodeId>,
+        /// Key text → key node, built once the mapping has more than [`INDEXED_FROM`] entries;
+        /// smaller ones (a user's own keys: nearly every mapping) are scanned instead, which
+        /// spares a table and a copy of every key per mapping.
+        index: Option<HashMap<String, NodeId>>,
     },
 }
+
+/// Size from which a mapping's keys are indexed rather than scanned for duplicates.
+const INDEXED_FROM: usize = 16;
+
+/// Roughly the fewest bytes of text per node in an ordinary manifest: the node arrays are
+/// reserved for that many up front, so that they are not copied over and over as they grow.
+const BYTES_PER_NODE: usize = 8;
 
 /// Accumulates nodes while events arrive.
 pub(crate) struct Builder {
@@ -64,14 +85,18 @@ pub(crate) struct Builder {
     root: Option<NodeId>,
     documents: usize,
     duplicates: Vec<DuplicateKey>,
+    /// Most nodes accepted once aliases are expanded.
+    max_nodes: u64,
 }
 
 impl Builder {
-    /// Returns an empty builder.
-    pub(crate) fn new() -> Self {
+    /// Returns an empty builder for a document of `text_len` bytes.
+    pub(crate) fn new(text_len: usize) -> Self {
+        let expected = text_len / BYTES_PER_NODE;
         Self {
-            nodes: Vec::new(),
-            weights: Vec::new(),
+            max_nodes: max_expanded_nodes(text_len),
+            nodes: Vec::with_capacity(expected),
+            weights: Vec::with_capacity(expected),
             stack: Vec::new(),
             anchors: HashMap::new(),
             root: None,
@@ -105,7 +130,7 @@ impl Builder {
                 let children = Children::Map {
                     entries: Vec::new(),
                     pending_key: None,
-                    keys: HashMap::new(),
+                    index: None,
                 };
                 self.open(span, anchor, children)?;
             }
@@ -226,11 +251,14 @@ impl Builder {
             .iter()
             .map(|f| f.weight)
             .fold(0, u64::saturating_add);
-        if total > MAX_EXPANDED_NODES {
+        if total > self.max_nodes {
             let span = self.nodes.get(id).map_or(0..0, |n| n.span.clone());
             return Err(ParseError::new(
                 ParseErrorKind::TooLarge,
-                format!("the document has more than {MAX_EXPANDED_NODES} nodes once aliases are expanded"),
+                format!(
+                    "the document has more than {} nodes once aliases are expanded",
+                    self.max_nodes
+                ),
                 span,
             ));
         }
@@ -242,26 +270,52 @@ impl Builder {
             Children::Map {
                 entries,
                 pending_key,
-                keys,
+                index,
             } => match pending_key.take() {
                 None => *pending_key = Some(id),
                 Some(key) => {
-                    let text = match self.nodes.get(key).map(|n| &n.kind) {
-                        Some(NodeKind::Scalar(scalar)) => Some(scalar.text.clone()),
-                        _ => None,
-                    };
-                    match text.as_ref().and_then(|t| keys.get(t)) {
-                        Some(&first) => self.duplicates.push(DuplicateKey { first, second: key }),
-                        None => {
-                            if let Some(text) = text {
-                                keys.insert(text, key);
-                            }
-                            entries.push((key, id));
+                    let nodes = &self.nodes;
+                    // Only scalar keys can clash; a mapping or sequence as a key never does.
+                    let text = scalar_text(nodes, key);
+                    let first = text.and_then(|text| match index {
+                        Some(index) => index.get(text).copied(),
+                        None => entries
+                            .iter()
+                            .map(|&(k, _)| k)
+                            .find(|&k| scalar_text(nodes, k) == Some(text)),
+                    });
+                    if let Some(first) = first {
+                        self.duplicates.push(DuplicateKey { first, second: key });
+                        return Ok(());
+                    }
+                    entries.push((key, id));
+                    match (index, text) {
+                        (Some(index), Some(text)) => {
+                            index.insert(text.to_owned(), key);
                         }
+                        (index @ None, _) if entries.len() > INDEXED_FROM => {
+                            *index = Some(
+                                entries
+                                    .iter()
+                                    .filter_map(|&(k, _)| {
+                                        scalar_text(nodes, k).map(|t| (t.to_owned(), k))
+                                    })
+                                    .collect(),
+                            );
+                        }
+                        _ => {}
                     }
                 }
             },
         }
         Ok(())
+    }
+}
+
+/// The text of node `id` when it is a scalar.
+fn scalar_text(nodes: &[Node], id: NodeId) -> Option<&str> {
+    match nodes.get(id).map(|node| &node.kind) {
+        Some(NodeKind::Scalar(scalar)) => Some(&scalar.text),
+        _ => None,
     }
 }

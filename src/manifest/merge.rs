@@ -35,12 +35,12 @@ pub(crate) fn merge(files: Vec<FileManifest>, issues: &mut Vec<ManifestIssue>) -
 struct Merger<'a> {
     state: DesiredState,
     issues: &'a mut Vec<ManifestIssue>,
-    /// Case-folded username → the spelling first seen.
-    folded: HashMap<String, Username>,
-    /// (provider, subject) → the user holding the link, and where.
-    links: HashMap<(ProviderId, String), (Username, Origin)>,
-    /// Case-folded email address → the user listing it, and where.
-    emails: HashMap<String, (Username, Origin)>,
+    /// Case-folded username → the position in `state.users` of the spelling first seen.
+    folded: HashMap<String, usize>,
+    /// (provider, subject) → the position of the user holding the link, and where.
+    links: HashMap<(ProviderId, String), (usize, Origin)>,
+    /// Case-folded email address → the position of the user listing it.
+    emails: HashMap<String, usize>,
     /// Where `prune` and `guards` were first set.
     prune: Option<Origin>,
     guards: Option<Origin>,
@@ -97,13 +97,15 @@ impl Merger<'_> {
     }
 
     fn add_user(&mut self, username: Username, user: DesiredUser) {
-        let first_name = self.folded.get(&username.folded());
-        if let Some(first) = first_name.and_then(|name| self.state.users.get(name)) {
-            let message = match first_name {
-                Some(name) if *name != username => format!(
+        let folded = username.folded_cow().into_owned();
+        let first = self.folded.get(&folded).copied();
+        if let Some((name, first)) = first.and_then(|at| self.state.users.get_index(at)) {
+            let message = if *name == username {
+                format!("user `{username}` is defined twice")
+            } else {
+                format!(
                     "user `{username}` clashes with `{name}`: MAS compares usernames case-insensitively"
-                ),
-                _ => format!("user `{username}` is defined twice"),
+                )
             };
             let issue = duplicate(
                 IssueKind::DuplicateUser,
@@ -115,9 +117,16 @@ impl Merger<'_> {
             self.issues.push(issue);
             return;
         }
+        // The position this user is about to take in `state.users`.
+        let at = self.state.users.len();
         for link in user.upstream.iter().flatten() {
             let key = (link.provider, link.subject.clone());
             if let Some((owner, first)) = self.links.get(&key) {
+                let owner = if *owner == at {
+                    username.as_str()
+                } else {
+                    self.name_at(*owner)
+                };
                 let message = format!(
                     "the account `{}` at provider {} is linked twice (already to `{owner}`)",
                     link.subject, link.provider
@@ -131,21 +140,33 @@ impl Merger<'_> {
                     help,
                 ));
             } else {
-                self.links
-                    .insert(key, (username.clone(), link.origin.clone()));
+                self.links.insert(key, (at, link.origin.clone()));
             }
         }
-        self.check_emails(&username, &user);
-        self.folded.insert(username.folded(), username.clone());
+        self.check_emails(&username, &user, at);
+        self.folded.insert(folded, at);
         self.state.users.insert(username, user);
+    }
+
+    /// The name of the user at position `at` of `state.users`.
+    fn name_at(&self, at: usize) -> &str {
+        self.state
+            .users
+            .get_index(at)
+            .map_or("", |(name, _)| name.as_str())
     }
 
     /// Refuses an address listed for two users: MAS's admin API gives an address to one user
     /// only, and its lookups by address (`LOWER(email)`) would find either.
-    fn check_emails(&mut self, username: &Username, user: &DesiredUser) {
+    fn check_emails(&mut self, username: &Username, user: &DesiredUser, at: usize) {
         for email in user.emails.iter().flatten() {
-            match self.emails.get(&email.folded()) {
-                Some((owner, first)) => {
+            let folded = email.folded_cow();
+            match self.emails.get(folded.as_ref()) {
+                Some(&owner) => {
+                    let Some((owner, first)) = self.state.users.get_index(owner) else {
+                        continue;
+                    };
+                    let first = &first.origin;
                     let message = format!(
                         "the email address `{email}` is listed for `{owner}` and for `{username}`"
                     );
@@ -160,8 +181,7 @@ impl Merger<'_> {
                     ));
                 }
                 None => {
-                    self.emails
-                        .insert(email.folded(), (username.clone(), user.origin.clone()));
+                    self.emails.insert(folded.into_owned(), at);
                 }
             }
         }

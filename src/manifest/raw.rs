@@ -74,8 +74,9 @@ pub struct User {
     pub emails: Option<Vec<Spanned<String>>>,
 
     /// Where the user's password comes from. Omit it to leave the password alone.
+    // Boxed: few users have one, and inline it would double the size of every user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password: Option<Spanned<Password>>,
+    pub password: Option<Spanned<Box<Password>>>,
 
     /// When masctl writes the password: `initial` sets it only if the user has none, `enforce`
     /// keeps it equal to the manifest's.

@@ -18,7 +18,7 @@ use super::tree::{CoreTag, ParseError, ParseErrorKind, Scalar, Tree};
 /// Returns the first syntax error, or a refused construct (see the module docs).
 pub(crate) fn parse(text: &str) -> Result<Tree, ParseError> {
     let offsets = CharOffsets::new(text);
-    let mut builder = Builder::new();
+    let mut builder = Builder::new(text.len());
     let mut parser = Parser::new_from_str(text);
     while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(|error| scan_error(&error, &offsets))?;

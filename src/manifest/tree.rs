@@ -131,7 +131,7 @@ pub(crate) enum ParseErrorKind {
     MultipleDocuments,
     /// A tag other than the core schema's.
     UnsupportedTag,
-    /// Nesting deeper than [`MAX_DEPTH`], or aliases expanding past [`MAX_EXPANDED_NODES`].
+    /// Nesting deeper than [`MAX_DEPTH`], or aliases expanding past the node limit.
     TooLarge,
     /// An alias used inside the node it refers to.
     RecursiveAlias,

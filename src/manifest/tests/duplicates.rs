@@ -38,6 +38,30 @@ fn user_defined_twice_in_one_file() {
 }
 
 #[test]
+fn duplicates_are_found_in_small_and_large_mappings_alike() {
+    // Small mappings are scanned, large ones indexed: a repeat must be caught on either side
+    // of the switch, and pointed at its first definition.
+    for users in [3, 16, 17, 40] {
+        let mut text = String::from("version: 1\nusers:\n");
+        for n in 0..users {
+            text.push_str(&format!("  user{n}: {{}}\n"));
+        }
+        text.push_str("  user0: {}\n");
+        text.push_str(&format!("  user{}: {{}}\n", users - 1));
+        let error = problems(&text);
+        let messages: Vec<String> = error.issues().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            messages,
+            [
+                "user `user0` is defined twice".to_owned(),
+                format!("user `user{}` is defined twice", users - 1)
+            ],
+            "{users} users"
+        );
+    }
+}
+
+#[test]
 fn usernames_differing_only_in_case() {
     assert_diagnostic!(
         "duplicate_user_case",

@@ -132,6 +132,20 @@ fn alias_bomb_is_refused() {
 }
 
 #[test]
+fn the_node_limit_grows_with_the_file_so_big_alias_free_manifests_load() {
+    use crate::manifest::builder::max_expanded_nodes;
+    assert_eq!(max_expanded_nodes(0), 2_000_000);
+    assert_eq!(max_expanded_nodes(30_000_000), 15_000_000);
+    // 2.2 million nodes without an alias: more than the fixed minimum, still accepted.
+    let mut text = String::with_capacity(4_500_000);
+    text.push_str("version: 1\nnotes: [");
+    text.push_str(&"a,".repeat(2_200_000));
+    text.push_str("a]\n");
+    let tree = crate::manifest::span::parse(&text);
+    assert!(tree.is_ok(), "{:?}", tree.err());
+}
+
+#[test]
 fn deep_nesting_is_refused() {
     let text = format!(
         "version: 1\nusers: {}{}\n",

@@ -133,7 +133,12 @@ impl Checker<'_> {
                 raw::UserState::Deactivated => UserState::Deactivated,
             },
             emails: raw.emails.map(|emails| self.emails(emails)),
-            password: raw.password.and_then(|password| self.password(password)),
+            password: raw.password.and_then(|password| {
+                self.password(Spanned {
+                    value: *password.value,
+                    span: password.span,
+                })
+            }),
             password_policy: match raw.password_policy {
                 raw::PasswordPolicy::Initial => PasswordPolicy::Initial,
                 raw::PasswordPolicy::Enforce => PasswordPolicy::Enforce,
@@ -171,7 +176,8 @@ impl Checker<'_> {
                 );
                 continue;
             }
-            if let Some(first) = seen.get(&fold_case(&email.value)) {
+            let folded = fold_case(&email.value);
+            if let Some(first) = seen.get(&folded) {
                 let first = label_span(&self.source.text, first);
                 let issue = ManifestIssue::new(
                     IssueKind::DuplicateEmail,
@@ -187,7 +193,7 @@ impl Checker<'_> {
                 self.issues.push(issue);
                 continue;
             }
-            seen.insert(fold_case(&email.value), email.span.clone());
+            seen.insert(folded, email.span.clone());
             valid.push(EmailAddress::new_unchecked(email.value));
         }
         valid
