@@ -1,11 +1,12 @@
 //! Planning a user's email addresses: an exact, case-insensitive set when the key is present.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use super::planner::{Builder, PlanIssue};
 use super::{Change, UserRef};
 use crate::model::state::{ActualState, ActualUser, DesiredState, DesiredUser};
-use crate::model::{fold_case, EmailAddress, UserId, UserState};
+use crate::model::{fold_case, fold_case_cow, EmailAddress, UserId, UserState};
 
 /// Appends email additions and removals; returns whether any were planned.
 pub(crate) fn plan(
@@ -22,11 +23,14 @@ pub(crate) fn plan(
         note_ignored_for_deactivated(builder, &user.username, want);
         return false;
     }
-    let wanted_folded: HashSet<String> = wanted.iter().map(|email| email.folded()).collect();
+    let mut wanted_folded = FoldedSet::with_capacity(wanted.len());
+    for email in wanted {
+        wanted_folded.insert(email.folded_cow());
+    }
     let before = builder.changes.len();
-    let mut kept: HashSet<String> = HashSet::with_capacity(actual.emails.len());
+    let mut kept = FoldedSet::with_capacity(actual.emails.len());
     for row in &actual.emails {
-        let folded = row.email.folded();
+        let folded = row.email.folded_cow();
         // A second row with the same address (MAS has no unique constraint) is removed too:
         // the manifest asks for each address exactly once.
         if !wanted_folded.contains(&folded) || !kept.insert(folded) {
@@ -38,7 +42,7 @@ pub(crate) fn plan(
         }
     }
     for email in wanted {
-        if !kept.contains(&email.folded()) {
+        if !kept.contains(&email.folded_cow()) {
             builder.changes.push(Change::AddEmail {
                 user: user.clone(),
                 email: email.clone(),
@@ -46,6 +50,46 @@ pub(crate) fn plan(
         }
     }
     builder.changes.len() > before
+}
+
+/// Up to how many addresses a [`FoldedSet`] is a list rather than a hash set.
+const FEW: usize = 8;
+
+/// A set of case-folded addresses: a list for the one or two a user normally has (a hash set
+/// for each of 100k users costs more than the comparisons it saves), a hash set beyond that, so
+/// that a user with thousands of addresses is still not compared quadratically.
+enum FoldedSet<'a> {
+    Few(Vec<Cow<'a, str>>),
+    Many(HashSet<Cow<'a, str>>),
+}
+
+impl<'a> FoldedSet<'a> {
+    fn with_capacity(capacity: usize) -> Self {
+        if capacity <= FEW {
+            Self::Few(Vec::with_capacity(capacity))
+        } else {
+            Self::Many(HashSet::with_capacity(capacity))
+        }
+    }
+
+    fn contains(&self, folded: &str) -> bool {
+        match self {
+            Self::Few(items) => items.iter().any(|item| item == folded),
+            Self::Many(items) => items.contains(folded),
+        }
+    }
+
+    /// Adds `folded`; returns whether it was not there yet.
+    fn insert(&mut self, folded: Cow<'a, str>) -> bool {
+        match self {
+            Self::Few(items) if items.contains(&folded) => false,
+            Self::Few(items) => {
+                items.push(folded);
+                true
+            }
+            Self::Many(items) => items.insert(folded),
+        }
+    }
 }
 
 /// Notes that the emails listed for a deactivated user are not written.
@@ -78,25 +122,25 @@ pub(crate) fn check_taken(builder: &mut Builder, desired: &DesiredState, actual:
             _ => None,
         })
         .collect();
-    let mut holders: HashMap<String, Vec<&ActualUser>> = HashMap::new();
-    for user in &actual.users {
-        for row in user.emails.iter().filter(|row| !released.contains(&row.id)) {
-            holders.entry(row.email.folded()).or_default().push(user);
-        }
-    }
+    let holders = Holders::new(actual, &released);
     let mut issues = Vec::new();
+    // Built on the first conflict only: most plans have none, and it costs a pass over users.
+    let mut by_folded_name: Option<HashMap<String, &DesiredUser>> = None;
     for (username, id, email) in builder.changes.iter().flat_map(additions) {
         let Some(holder) = holders
-            .get(&email.folded())
-            .and_then(|users| users.iter().find(|user| Some(user.id) != id))
+            .of(&email.folded_cow())
+            .find(|user| Some(user.id) != id)
         else {
             continue;
         };
-        let Some((_, want)) = desired
-            .users
-            .iter()
-            .find(|(name, _)| name.folded() == fold_case(username))
-        else {
+        let by_name = by_folded_name.get_or_insert_with(|| {
+            desired
+                .users
+                .iter()
+                .map(|(name, user)| (name.folded(), user))
+                .collect()
+        });
+        let Some(want) = by_name.get(fold_case_cow(username).as_ref()) else {
             continue;
         };
         issues.push(PlanIssue::at(
@@ -116,14 +160,57 @@ pub(crate) fn check_taken(builder: &mut Builder, desired: &DesiredState, actual:
     note_shared(builder, desired, actual, &holders);
 }
 
+/// Who holds each address in the database (case-folded), leaving out the rows the plan removes.
+///
+/// Nearly every address has one holder, so the common case is one map entry with no list;
+/// addresses held by several users (or twice by one) also get the full list, in database order.
+struct Holders<'a> {
+    first: HashMap<Cow<'a, str>, &'a ActualUser>,
+    shared: HashMap<Cow<'a, str>, Vec<&'a ActualUser>>,
+}
+
+impl<'a> Holders<'a> {
+    fn new(actual: &'a ActualState, released: &HashSet<ulid::Ulid>) -> Self {
+        let mut first: HashMap<Cow<'a, str>, &ActualUser> =
+            HashMap::with_capacity(actual.users.len() * 2);
+        let mut shared: HashMap<Cow<'a, str>, Vec<&ActualUser>> = HashMap::new();
+        for user in &actual.users {
+            for row in user.emails.iter().filter(|row| !released.contains(&row.id)) {
+                let folded = row.email.folded_cow();
+                match first.get(folded.as_ref()) {
+                    None => {
+                        first.insert(folded, user);
+                    }
+                    Some(holder) => shared
+                        .entry(folded)
+                        .or_insert_with(|| vec![*holder])
+                        .push(user),
+                }
+            }
+        }
+        Self { first, shared }
+    }
+
+    /// The users holding the folded address `folded`.
+    fn of<'s>(&'s self, folded: &str) -> Box<dyn Iterator<Item = &'a ActualUser> + 's> {
+        match self.shared.get(folded) {
+            Some(users) => Box::new(users.iter().copied()),
+            None => Box::new(self.first.get(folded).copied().into_iter()),
+        }
+    }
+}
+
 /// Notes, once per address and in database order, addresses that several users already hold
 /// and that the manifest manages for one of them: nothing to write, but worth fixing.
 fn note_shared(
     builder: &mut Builder,
     desired: &DesiredState,
     actual: &ActualState,
-    holders: &HashMap<String, Vec<&ActualUser>>,
+    holders: &Holders<'_>,
 ) {
+    if holders.shared.is_empty() {
+        return;
+    }
     let managed: HashSet<String> = desired
         .users
         .iter()
@@ -132,8 +219,8 @@ fn note_shared(
         .collect();
     let mut noted = HashSet::new();
     for row in actual.users.iter().flat_map(|user| &user.emails) {
-        let folded = row.email.folded();
-        let Some(users) = holders.get(&folded) else {
+        let folded = row.email.folded_cow();
+        let Some(users) = holders.shared.get(folded.as_ref()) else {
             continue;
         };
         let mut names: Vec<&str> = users.iter().map(|user| user.username.as_str()).collect();

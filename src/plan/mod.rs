@@ -26,7 +26,7 @@ pub use change::{
 };
 pub use drift::{assess, check_emergencies, EmergencyRevertRefused};
 pub use facts::{DisplayNames, Facts, PasswordCheck};
-pub use fingerprint::{Basis, Fingerprint};
+pub use fingerprint::{Basis, Digestible, Fingerprint, Sink};
 pub use guards::{check_guards, GuardViolation};
 pub use planner::{plan, PlanError};
 pub(crate) use planner::{Index, Lookup};

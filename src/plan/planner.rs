@@ -5,16 +5,19 @@
 //! unknown provider, a subject linked to someone else) are all collected and reported at the
 //! manifest node that caused them.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use miette::{Diagnostic, SourceSpan};
+use rayon::prelude::*;
 use thiserror::Error;
 
 use super::fingerprint::Basis;
 use super::{prune, tokens, users, Facts, Plan};
-use crate::model::state::{ActualState, ActualUser, DesiredState};
-use crate::model::{fold_case, Origin, ProviderId, SourceFile, UserId, Username};
+
+use crate::model::state::{ActualState, ActualUser, DesiredState, DesiredUser};
+use crate::model::{fold_case_cow, Origin, ProviderId, SourceFile, UserId, Username};
 
 /// Problems that make a manifest impossible to plan against this database.
 #[derive(Debug, Error, Diagnostic)]
@@ -64,7 +67,8 @@ impl PlanIssue {
 
 /// Read-only lookups over the actual state, built once per plan.
 pub(crate) struct Index<'a> {
-    by_folded_name: HashMap<String, Vec<&'a ActualUser>>,
+    /// Folded username → the users with it (almost always one; borrowed when already folded).
+    by_folded_name: HashMap<Cow<'a, str>, Vec<&'a ActualUser>>,
     link_owners: HashMap<(ProviderId, &'a str), &'a ActualUser>,
     pub(crate) providers: HashMap<ProviderId, &'a crate::model::state::ActualProvider>,
 }
@@ -79,12 +83,12 @@ pub(crate) enum Lookup<'a> {
 impl<'a> Index<'a> {
     /// Builds the lookups over `actual`.
     pub(crate) fn new(actual: &'a ActualState) -> Self {
-        let mut by_folded_name: HashMap<String, Vec<&ActualUser>> =
+        let mut by_folded_name: HashMap<Cow<'a, str>, Vec<&ActualUser>> =
             HashMap::with_capacity(actual.users.len());
         let mut link_owners = HashMap::new();
         for user in &actual.users {
             by_folded_name
-                .entry(user.username.folded())
+                .entry(user.username.folded_cow())
                 .or_default()
                 .push(user);
             for link in &user.upstream_links {
@@ -104,7 +108,7 @@ impl<'a> Index<'a> {
     pub(crate) fn find_user(&self, username: &Username) -> Lookup<'a> {
         match self
             .by_folded_name
-            .get(&username.folded())
+            .get(username.folded_cow().as_ref())
             .map(Vec::as_slice)
         {
             None | Some([]) => Lookup::Missing,
@@ -133,6 +137,56 @@ pub(crate) struct Builder {
     pub(crate) basis: Basis,
 }
 
+impl Builder {
+    fn new() -> Self {
+        Self {
+            changes: Vec::new(),
+            notes: Vec::new(),
+            issues: Vec::new(),
+            basis: Basis::new(),
+        }
+    }
+}
+
+/// How many listed users one parallel task plans. Fixed rather than derived from the number of
+/// cores: the basis digests chunk by chunk, and must not depend on the machine.
+const USERS_PER_CHUNK: usize = 2048;
+
+/// Plans a chunk of the manifest's users; returns what it found and the users it matched.
+fn plan_listed(
+    chunk: &[(&Username, &DesiredUser)],
+    index: &Index<'_>,
+    facts: &Facts,
+) -> (Builder, Vec<UserId>) {
+    let mut builder = Builder::new();
+    let mut matched = Vec::with_capacity(chunk.len());
+    for &(username, want) in chunk {
+        match index.find_user(username) {
+            Lookup::Found(user) => {
+                matched.push(user.id);
+                builder.basis.add("user", user);
+                users::plan_existing(&mut builder, index, user, want, facts);
+            }
+            Lookup::Missing => {
+                builder
+                    .basis
+                    .add_absent("user", &fold_case_cow(username.as_str()));
+                users::plan_new(&mut builder, index, username, want);
+            }
+            Lookup::Ambiguous(candidates) => builder.issues.push(PlanIssue::at(
+                &want.origin,
+                format!(
+                    "`{username}` matches several users that differ only in case ({}), none spelled exactly like this",
+                    candidates.join(", ")
+                ),
+                "ambiguous username",
+                Some("spell the username exactly as it is stored".to_owned()),
+            )),
+        }
+    }
+    (builder, matched)
+}
+
 /// Computes the plan that makes `actual` what `desired` asks for.
 ///
 /// # Errors
@@ -144,35 +198,21 @@ pub fn plan(
     facts: &Facts,
 ) -> Result<Plan, PlanError> {
     let index = Index::new(actual);
-    let mut builder = Builder {
-        changes: Vec::new(),
-        notes: Vec::new(),
-        issues: Vec::new(),
-        basis: Basis::new(),
-    };
+    let mut builder = Builder::new();
+    let listed: Vec<(&Username, &DesiredUser)> = desired.users.iter().collect();
+    // Each user is planned on its own, so chunks of users are planned in parallel; the chunks'
+    // changes, notes and basis are then joined in manifest order.
+    let chunks: Vec<(Builder, Vec<UserId>)> = listed
+        .par_chunks(USERS_PER_CHUNK)
+        .map(|chunk| plan_listed(chunk, &index, facts))
+        .collect();
     let mut matched: HashSet<UserId> = HashSet::with_capacity(desired.users.len());
-
-    for (username, want) in &desired.users {
-        match index.find_user(username) {
-            super::planner::Lookup::Found(user) => {
-                matched.insert(user.id);
-                builder.basis.add("user", user);
-                users::plan_existing(&mut builder, &index, user, want, facts);
-            }
-            super::planner::Lookup::Missing => {
-                builder.basis.add_absent("user", &fold_case(username.as_str()));
-                users::plan_new(&mut builder, &index, username, want);
-            }
-            super::planner::Lookup::Ambiguous(candidates) => builder.issues.push(PlanIssue::at(
-                &want.origin,
-                format!(
-                    "`{username}` matches several users that differ only in case ({}), none spelled exactly like this",
-                    candidates.join(", ")
-                ),
-                "ambiguous username",
-                Some("spell the username exactly as it is stored".to_owned()),
-            )),
-        }
+    for (chunk, chunk_matched) in chunks {
+        builder.changes.extend(chunk.changes);
+        builder.notes.extend(chunk.notes);
+        builder.issues.extend(chunk.issues);
+        builder.basis.absorb("users", chunk.basis);
+        matched.extend(chunk_matched);
     }
     users::note_display_names(&mut builder, desired, facts);
     super::emails::check_taken(&mut builder, desired, actual);

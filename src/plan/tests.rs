@@ -550,3 +550,51 @@ fn the_basis_changes_when_a_consulted_row_changes() {
         before
     );
 }
+
+#[test]
+fn large_manifests_plan_in_manifest_order_with_a_stable_basis() {
+    // More users than one parallel chunk holds: the chunks' results must join in order.
+    let users: Vec<(String, DesiredUser)> = (0..5000)
+        .map(|n| {
+            let mut want = user();
+            want.admin = n % 7 == 0;
+            (format!("user{n:05}"), want)
+        })
+        .collect();
+    let desired = desired(users.iter().map(|(n, u)| (n.as_str(), u.clone())).collect());
+    let mut actual = actual_from(&desired);
+    let clean = plan(&desired, &actual, &Facts::default()).unwrap();
+    assert!(clean.is_empty());
+    assert_eq!(
+        plan(&desired, &actual, &Facts::default()).unwrap().basis,
+        clean.basis
+    );
+    // Flip the admin flag of every 500th user: the changes come out in manifest order, and a
+    // change in the last chunk still changes the basis.
+    for user in actual.users.iter_mut().step_by(500) {
+        user.can_request_admin = !user.can_request_admin;
+    }
+    let drifted = plan(&desired, &actual, &Facts::default()).unwrap();
+    let changed: Vec<&str> = drifted
+        .changes
+        .iter()
+        .filter_map(|change| match change {
+            Change::SetAdmin { user, .. } => Some(user.username.as_str()),
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<String> = (0..5000)
+        .step_by(500)
+        .map(|n| format!("user{n:05}"))
+        .collect();
+    assert_eq!(changed, expected);
+    assert_ne!(drifted.basis, clean.basis);
+    actual.users.iter_mut().step_by(500).for_each(|user| {
+        user.can_request_admin = !user.can_request_admin;
+    });
+    actual.users[4999].created_at += chrono::Duration::seconds(1);
+    assert_ne!(
+        plan(&desired, &actual, &Facts::default()).unwrap().basis,
+        clean.basis
+    );
+}

@@ -37,7 +37,7 @@ pub(crate) fn plan(
             continue;
         };
         matched.insert(row.id);
-        builder.basis.add("token", row);
+        builder.basis.add("token", *row);
         let usage_limit_differs =
             row.usage_limit != want.usage_limit.and_then(|limit| i32::try_from(limit).ok());
         if usage_limit_differs || row.expires_at != expires_at {
