@@ -214,7 +214,10 @@ pub struct Planned {
 
 /// Reads the whole snapshot in one read-only REPEATABLE READ transaction, so that its six
 /// statements see one consistent state even while MAS keeps writing.
-async fn read_consistent_snapshot(conn: &mut sqlx::PgConnection) -> miette::Result<ActualState> {
+///
+/// # Errors
+/// The database's error, with the table being read when a statement failed.
+pub async fn read_snapshot(conn: &mut sqlx::PgConnection) -> miette::Result<ActualState> {
     use sqlx::Connection as _;
     let database = |error: sqlx::Error| miette::miette!("cannot read MAS's database: {error}");
     let mut tx = conn.begin().await.map_err(database)?;
@@ -231,11 +234,46 @@ async fn read_consistent_snapshot(conn: &mut sqlx::PgConnection) -> miette::Resu
     Ok(actual)
 }
 
+/// Loads the manifest on a blocking thread while `read` (connecting to MAS's database and
+/// reading it) runs on this one, and returns both.
+///
+/// Parsing a large manifest is CPU work and reading the snapshot is mostly waiting for
+/// PostgreSQL, so overlapping them takes the shorter off every `plan` and `apply`. Manifest
+/// errors still come first, as if the manifest had been loaded before anything else: a broken
+/// manifest is reported as soon as it is known, without waiting for (or showing the error of)
+/// the database.
+///
+/// `read`'s outcome is returned as it is, so that the caller can check what else depends on the
+/// manifest alone (a saved plan's manifest digest) before reporting a database error.
+///
+/// # Errors
+/// The manifest's error, if it has one.
+pub async fn alongside_manifest<R>(
+    load: impl FnOnce() -> miette::Result<DesiredState> + Send + 'static,
+    read: impl std::future::Future<Output = miette::Result<R>>,
+) -> miette::Result<(DesiredState, miette::Result<R>)> {
+    let loading = tokio::task::spawn_blocking(load);
+    let loaded = |joined: Result<miette::Result<DesiredState>, tokio::task::JoinError>| {
+        joined.unwrap_or_else(|error| Err(miette::miette!("loading the manifest failed: {error}")))
+    };
+    tokio::pin!(loading);
+    tokio::pin!(read);
+    tokio::select! {
+        desired = &mut loading => {
+            let desired = loaded(desired)?;
+            Ok((desired, read.await))
+        }
+        outcome = &mut read => {
+            let desired = loaded(loading.await)?;
+            Ok((desired, outcome))
+        }
+    }
+}
+
 /// Reads the snapshot, gathers facts and plans: what `plan` and `apply` both do first.
 ///
 /// `homeserver` is the client built from MAS's `matrix` section; `None` (no such section) means
-/// display names cannot be compared, which the plan notes. Display names are read before the
-/// passwords are verified, so that an unreachable homeserver fails fast.
+/// display names cannot be compared, which the plan notes.
 ///
 /// # Errors
 /// A snapshot, job-queue, homeserver, password-resolution or planning error.
@@ -245,7 +283,24 @@ pub async fn compute(
     manager: &PasswordManager,
     homeserver: Option<&HomeserverClient>,
 ) -> miette::Result<Planned> {
-    let actual = read_consistent_snapshot(conn).await?;
+    let actual = read_snapshot(conn).await?;
+    plan_snapshot(conn, desired, actual, manager, homeserver).await
+}
+
+/// Gathers facts about a snapshot already read and plans against it.
+///
+/// Display names are read before the passwords are verified, so that an unreachable homeserver
+/// fails fast.
+///
+/// # Errors
+/// A job-queue, homeserver, password-resolution or planning error.
+pub async fn plan_snapshot(
+    conn: &mut sqlx::PgConnection,
+    desired: &DesiredState,
+    actual: ActualState,
+    manager: &PasswordManager,
+    homeserver: Option<&HomeserverClient>,
+) -> miette::Result<Planned> {
     let display_names = display_names::gather(conn, desired, &actual, homeserver).await?;
     let mut facts = verify_enforced_passwords(desired, &actual, manager)?;
     facts.display_names = display_names;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::context::{Context, GlobalArgs};
+use super::context::{Context, GlobalArgs, Opened};
 use super::output;
 use super::plan::{load_desired, print_plan, OutputFormat};
 use crate::apply::{self, ApplyError, ApplyOptions, Bookkeeping, EmergencyPolicy};
@@ -51,22 +51,35 @@ pub(crate) struct ApplyArgs {
 
 /// Plans (or loads the saved plan), checks, confirms and applies.
 pub(crate) async fn run(args: &ApplyArgs, global: &GlobalArgs) -> miette::Result<Exit> {
-    let desired = load_desired(&args.files, &[], args.allow_plaintext_passwords)?;
+    let files = args.files.clone();
+    let allow_plaintext = args.allow_plaintext_passwords;
+    // The database side only reads: a saved plan that turns out not to match the manifest
+    // (checked once both are in) is refused before anything is written or asked.
+    let (desired, database) = pipeline::alongside_manifest(
+        move || load_desired(&files, &[], allow_plaintext),
+        Opened::open(global, "apply"),
+    )
+    .await?;
     let saved = args.plan.as_deref().map(SavedPlan::read).transpose()?;
     if let Some(Err(error)) = saved.as_ref().map(|saved| saved.check_manifest(&desired)) {
         return refuse(error);
     }
-    let context = Context::load(global)?;
-    let manager = context.password_manager()?;
-    let homeserver = context.homeserver()?;
-    let (mut conn, schema) = context.connect_checked("apply").await?;
+    let Opened {
+        context,
+        manager,
+        homeserver,
+        mut conn,
+        schema,
+        actual,
+    } = database?;
     if let Some(Err(error)) = saved
         .as_ref()
         .map(|saved| saved.check_schema(schema.latest))
     {
         return refuse(error);
     }
-    let planned = pipeline::compute(&mut conn, &desired, &manager, homeserver.as_ref()).await?;
+    let planned =
+        pipeline::plan_snapshot(&mut conn, &desired, actual, &manager, homeserver.as_ref()).await?;
     if let Some(saved) = &saved {
         if let Some(exit) = check_saved_early(&mut conn, saved, &planned.plan).await? {
             return Ok(exit);

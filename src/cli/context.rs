@@ -134,3 +134,33 @@ impl Context {
         .wrap_err("invalid `passwords` section in MAS's config")
     }
 }
+
+/// Everything `plan` and `apply` take from MAS's config and database before planning.
+pub(crate) struct Opened {
+    pub(crate) context: Context,
+    pub(crate) manager: PasswordManager,
+    pub(crate) homeserver: Option<HomeserverClient>,
+    pub(crate) conn: PgConnection,
+    pub(crate) schema: SchemaVersion,
+    pub(crate) actual: crate::model::state::ActualState,
+}
+
+impl Opened {
+    /// Loads MAS's config, connects as `command`, checks the schema and reads the snapshot,
+    /// in that order, so that a config error is reported before the database is contacted.
+    pub(crate) async fn open(global: &GlobalArgs, command: &str) -> miette::Result<Self> {
+        let context = Context::load(global)?;
+        let manager = context.password_manager()?;
+        let homeserver = context.homeserver()?;
+        let (mut conn, schema) = context.connect_checked(command).await?;
+        let actual = crate::pipeline::read_snapshot(&mut conn).await?;
+        Ok(Self {
+            context,
+            manager,
+            homeserver,
+            conn,
+            schema,
+            actual,
+        })
+    }
+}

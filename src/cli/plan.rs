@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::context::{Context, GlobalArgs};
+use super::context::{Context, GlobalArgs, Opened};
 use super::output;
 use crate::exit::Exit;
 use crate::ledger;
@@ -128,12 +128,23 @@ pub(crate) fn load_desired(
 
 /// Computes and prints the plan, and saves it when asked.
 pub(crate) async fn run(args: &PlanArgs, global: &GlobalArgs) -> miette::Result<Exit> {
-    let desired = load_desired(&args.files, &args.target, args.allow_plaintext_passwords)?;
-    let context = Context::load(global)?;
-    let manager = context.password_manager()?;
-    let homeserver = context.homeserver()?;
-    let (mut conn, schema) = context.connect_checked("plan").await?;
-    let planned = pipeline::compute(&mut conn, &desired, &manager, homeserver.as_ref()).await?;
+    let (files, targets) = (args.files.clone(), args.target.clone());
+    let allow_plaintext = args.allow_plaintext_passwords;
+    let (desired, database) = pipeline::alongside_manifest(
+        move || load_desired(&files, &targets, allow_plaintext),
+        Opened::open(global, "plan"),
+    )
+    .await?;
+    let Opened {
+        context,
+        manager,
+        homeserver,
+        mut conn,
+        schema,
+        actual,
+    } = database?;
+    let planned =
+        pipeline::plan_snapshot(&mut conn, &desired, actual, &manager, homeserver.as_ref()).await?;
     let records = ledger::emergency::open(&mut conn).await?;
     let report = planner::assess(&desired, &planned.actual, &planned.plan, &records);
     let refusals = refusals(&planned.plan, &desired, &report);
