@@ -14,7 +14,8 @@
 //!   by a proxy (`proxy`) on a copy of the database so that timed runs never pass through it.
 //!
 //! PostgreSQL is `MASCTL_BENCH_SERVER` (default `postgres://postgres@127.0.0.1:5432/postgres`);
-//! the role needs CREATEDB. Without `--bench` (as under `cargo test --benches`) it runs one tiny
+//! the role needs CREATEDB. `MASCTL_BENCH_KEEP=1` keeps the databases and manifests afterwards,
+//! for profiling. Without `--bench` (as under `cargo test --benches`) it runs one tiny
 //! size once, to check that the harness still works.
 #![expect(
     clippy::print_stdout,
@@ -165,7 +166,13 @@ async fn measure_size(
     };
     let figures = run_scenario(server, &bench, n, repeats, &base, &grown).await;
 
-    if std::env::var_os("MASCTL_BENCH_KEEP").is_none() {
+    if std::env::var_os("MASCTL_BENCH_KEEP").is_some() {
+        let kept = dir.keep();
+        eprintln!(
+            "kept the databases {timed} and {counted}, and the manifests in {}",
+            kept.display()
+        );
+    } else {
         for name in [&timed, &counted] {
             fixture::drop_database(&server.options, name).await?;
         }

@@ -40,6 +40,9 @@ impl Figures {
     }
 }
 
+/// One row of the table: how to show a figure of one size.
+type Cell = fn(&Figures) -> String;
+
 /// The figures of every size measured, in order.
 #[derive(Default)]
 pub(crate) struct Report {
@@ -60,7 +63,7 @@ impl Report {
             .map(|f| format!("{} users", thousands(f.users)))
             .collect();
         row(&mut out, "", &header);
-        let rows: [(&str, fn(&Figures) -> String); 14] = [
+        let rows: [(&str, Cell); 14] = [
             ("plan, no changes", |f| seconds(f.plan_clean.elapsed)),
             ("  COPY floor (psql)", |f| seconds(f.floor.elapsed)),
             ("  plan / floor", |f| format!("{:.2}x", f.ratio())),
@@ -106,14 +109,12 @@ impl Report {
         if self.sizes.len() < 2 {
             return;
         }
-        let _ = writeln!(
-            out,
-            "\ngrowth in time ÷ growth in users (1.00 = linear):"
-        );
+        let _ = writeln!(out, "\ngrowth in time ÷ growth in users (1.00 = linear):");
         for pair in self.sizes.windows(2) {
             let [small, large] = pair else { continue };
             let users = large.users as f64 / small.users.max(1) as f64;
-            let growth = |a: Duration, b: Duration| b.as_secs_f64() / a.as_secs_f64().max(1e-9) / users;
+            let growth =
+                |a: Duration, b: Duration| b.as_secs_f64() / a.as_secs_f64().max(1e-9) / users;
             let _ = writeln!(
                 out,
                 "  {} → {}: plan {:.2}, drift {:.2}, apply {:.2}, provision {:.2}",

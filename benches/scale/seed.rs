@@ -20,7 +20,6 @@ const PROVIDERS: [&str; 2] = [
     "0197a0f0-0000-7000-8000-000000000002",
 ];
 
-
 /// When every seeded row was created.
 const CREATED: &str = "TIMESTAMPTZ '2025-06-01 12:00:00+00'";
 
@@ -140,7 +139,8 @@ pub(crate) fn manifest(n: usize, extra: usize) -> String {
     let mut yaml = String::with_capacity((n + extra) * 96 + TOKENS * 64);
     yaml.push_str("version: 1\nusers:\n");
     // The manifest names providers by ULID, the database stores the same 128 bits as a UUID.
-    let provider = uuid::Uuid::parse_str(PROVIDERS[0]).map_or_else(|_| String::new(), |id| ulid::Ulid::from(id).to_string());
+    let provider = uuid::Uuid::parse_str(PROVIDERS[0])
+        .map_or_else(|_| String::new(), |id| ulid::Ulid::from(id).to_string());
     for i in 0..n {
         let name = username(i);
         let _ = writeln!(yaml, "  {name}:");
