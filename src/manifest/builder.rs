@@ -4,7 +4,7 @@
 //! bombs are refused before anything is expanded), recursive aliases and one document per
 //! file. The events are masctl's own, so that the parser behind them can change.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::ops::Range;
 
 use super::tree::{DuplicateKey, Node, NodeId, NodeKind, ParseError, ParseErrorKind, Scalar, Tree};
@@ -98,7 +98,7 @@ impl Builder {
             nodes: Vec::with_capacity(expected),
             weights: Vec::with_capacity(expected),
             stack: Vec::new(),
-            anchors: HashMap::new(),
+            anchors: HashMap::default(),
             root: None,
             documents: 0,
             duplicates: Vec::new(),

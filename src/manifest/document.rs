@@ -65,7 +65,7 @@ pub(crate) fn read(
     let tree = match span::parse(&text) {
         Ok(tree) => tree,
         Err(error) => {
-            let text = masked(&text, None);
+            let text = masked(text, None);
             issues.push(parse_issue(
                 error,
                 Arc::new(SourceFile {
@@ -78,7 +78,7 @@ pub(crate) fn read(
     };
     let source = Arc::new(SourceFile {
         name: name.to_owned(),
-        text: masked(&text, Some(&tree)),
+        text: masked(text, Some(&tree)),
     });
     let Some(root) = tree.root else {
         let issue = ManifestIssue::new(IssueKind::EmptyFile, "the file holds no manifest")
@@ -283,8 +283,8 @@ fn parse_issue(error: ParseError, source: Arc<SourceFile>) -> ManifestIssue {
 /// Diagnostics print the lines around a problem, so secrets are masked wherever they may be:
 /// the value of any `password` key that is a string (a plaintext password), the value of any
 /// `hash` key, and anything that looks like a password hash, even in a file that does not parse.
-fn masked(text: &str, tree: Option<&Tree>) -> String {
-    let mut secrets = hash_like(text);
+fn masked(text: String, tree: Option<&Tree>) -> String {
+    let mut secrets = hash_like(&text);
     if let Some(tree) = tree {
         for node in &tree.nodes {
             let NodeKind::Map(entries) = &node.kind else {
@@ -300,9 +300,9 @@ fn masked(text: &str, tree: Option<&Tree>) -> String {
         }
     }
     if secrets.is_empty() {
-        return text.to_owned();
+        return text;
     }
-    let mut bytes = text.as_bytes().to_vec();
+    let mut bytes = text.into_bytes();
     for span in secrets {
         for byte in bytes.get_mut(span).into_iter().flatten() {
             if !byte.is_ascii_whitespace() {

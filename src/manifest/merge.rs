@@ -5,7 +5,7 @@
 //! Every duplicate names both places: two labels when they share a file, otherwise a label and
 //! a related note in the other file. Users and tokens keep file order, files argument order.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use super::error::{IssueKind, ManifestIssue};
@@ -20,9 +20,9 @@ pub(crate) fn merge(files: Vec<FileManifest>, issues: &mut Vec<ManifestIssue>) -
     let mut merger = Merger {
         state: DesiredState::default(),
         issues,
-        folded: HashMap::new(),
-        links: HashMap::new(),
-        emails: HashMap::new(),
+        folded: HashMap::default(),
+        links: HashMap::default(),
+        emails: HashMap::default(),
         prune: None,
         guards: None,
     };

@@ -1,7 +1,9 @@
 //! Planning a user's email addresses: an exact, case-insensitive set when the key is present.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use foldhash::{HashMap, HashMapExt};
 
 use super::planner::{Builder, PlanIssue};
 use super::{Change, UserRef};

@@ -13,7 +13,7 @@
 mod copy;
 mod queries;
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use sqlx::PgConnection;
 use uuid::Uuid;
