@@ -139,12 +139,6 @@ impl<T: Digestible> Digestible for [T] {
     }
 }
 
-impl<T: Digestible> Digestible for Vec<T> {
-    fn feed(&self, sink: &mut Sink) {
-        sink.seq(self);
-    }
-}
-
 impl Digestible for UserId {
     fn feed(&self, sink: &mut Sink) {
         sink.ulid(self.0);

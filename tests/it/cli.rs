@@ -224,3 +224,36 @@ async fn a_database_that_is_not_mas_is_refused() {
     assert_eq!(code, 1);
     assert!(stderr.contains("not a MAS database"), "{stderr}");
 }
+
+#[test]
+fn a_broken_manifest_is_reported_without_waiting_for_the_database() {
+    // The manifest is parsed while the database is contacted; its errors come first and must
+    // not wait for a database that never answers (a listener that accepts and stays silent,
+    // which would otherwise hold masctl for the whole 30 s connect timeout).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("postgres://postgres@{}/mas", silent.local_addr().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let file = manifest(dir.path(), "version: 1\nusers:\n  _bad: {}\n");
+    for command in ["plan", "apply"] {
+        let started = std::time::Instant::now();
+        let output = Command::new(env!("CARGO_BIN_EXE_masctl"))
+            .current_dir(dir.path())
+            .args([command, &file, "--database-url", &url])
+            .env_remove("DATABASE_URL")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let elapsed = started.elapsed();
+        let (_, stderr, code) = text(&output);
+        assert_eq!(code, 1, "{command}: {stderr}");
+        assert!(
+            flat(&stderr).contains("invalid username"),
+            "{command}: {stderr}"
+        );
+        assert!(!stderr.contains("connect"), "{command}: {stderr}");
+        assert!(
+            elapsed < std::time::Duration::from_secs(15),
+            "{command} waited {elapsed:?} for the database"
+        );
+    }
+}

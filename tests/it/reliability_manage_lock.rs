@@ -8,7 +8,7 @@ use std::time::Duration;
 use sqlx::{Executor, PgConnection};
 
 use crate::common::activity::Observer;
-use crate::common::process::{tally, Running};
+use crate::common::process::{tally, Output, Running};
 use crate::common::workload::{self, Workspace};
 use crate::common::{dump, TestDb};
 use crate::reliability_concurrency::{
@@ -40,6 +40,18 @@ async fn until_it_holds_the_lock(observer: &mut Observer, running: &mut Running,
         assert!(!running.has_exited(), "{name} ended before taking the lock");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// Asserts that a run succeeded after saying it waited for the lock held by `holder`.
+fn assert_waited_for(output: &Output, holder: &str) {
+    assert_eq!(output.code, Some(0), "{}", output.both());
+    assert!(
+        output
+            .flat_stderr()
+            .contains(&format!("waiting for the masctl lock held by `{holder}`")),
+        "{}",
+        output.both()
+    );
 }
 
 #[tokio::test]
@@ -76,14 +88,7 @@ async fn manage_and_apply_wait_for_each_other() {
     let applied = apply.wait(Duration::from_secs(60)).await;
     assert_eq!(applied.code, Some(0), "{}", applied.both());
     let managed = manage.wait(Duration::from_secs(60)).await;
-    assert_eq!(managed.code, Some(0), "{}", managed.both());
-    assert!(
-        managed.flat_stderr().contains(&format!(
-            "waiting for the masctl lock held by `{apply_name}`"
-        )),
-        "{}",
-        managed.both()
-    );
+    assert_waited_for(&managed, &apply_name);
 
     // An apply during a manage command, and one that gives up on it.
     let mut manage = workspace
@@ -118,14 +123,7 @@ async fn manage_and_apply_wait_for_each_other() {
     let managed = manage.wait(Duration::from_secs(60)).await;
     assert_eq!(managed.code, Some(0), "{}", managed.both());
     let applied = apply.wait(Duration::from_secs(60)).await;
-    assert_eq!(applied.code, Some(0), "{}", applied.both());
-    assert!(
-        applied.flat_stderr().contains(&format!(
-            "waiting for the masctl lock held by `{manage_name}`"
-        )),
-        "{}",
-        applied.both()
-    );
+    assert_waited_for(&applied, &manage_name);
 
     let locked: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM users WHERE username IN ('target1', 'target2') AND locked_at IS NOT NULL",

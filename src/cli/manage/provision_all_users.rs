@@ -32,7 +32,7 @@ pub(crate) fn plan(actual: &ActualState) -> Result<Plan, ManageError> {
     let mut ids: Vec<UserId> = actual.users.iter().map(|user| user.id).collect();
     ids.sort_unstable();
     let mut basis = Basis::new();
-    basis.add("user_ids", &ids);
+    basis.add("user_ids", ids.as_slice());
     let count = u64::try_from(ids.len()).unwrap_or(u64::MAX);
     let (changes, notes) = if count == 0 {
         (Vec::new(), vec!["the database has no users".to_owned()])
