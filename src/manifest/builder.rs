@@ -4,10 +4,17 @@
 //! bombs are refused before anything is expanded), recursive aliases and one document per
 //! file. The events are masctl's own, so that the parser behind them can change.
 
-use foldhash::HashMap;
+use std::borrow::Cow;
+use std::hash::BuildHasher;
 use std::ops::Range;
 
-use super::tree::{DuplicateKey, Node, NodeId, NodeKind, ParseError, ParseErrorKind, Scalar, Tree};
+use foldhash::fast::RandomState;
+use foldhash::HashMap;
+use hashbrown::HashTable;
+
+use super::tree::{
+    Content, CoreTag, DuplicateKey, Node, NodeId, ParseError, ParseErrorKind, Slice, Tree,
+};
 
 /// Deepest nesting accepted; a valid manifest needs five levels.
 const MAX_DEPTH: usize = 32;
@@ -30,11 +37,20 @@ pub(crate) fn max_expanded_nodes(text_len: usize) -> u64 {
 }
 
 /// A parser event, in the parser-independent form the builder consumes.
-pub(crate) enum Event {
+pub(crate) enum Event<'a> {
     /// A document starts.
     DocumentStart,
     /// A scalar, with its anchor id (0 = none).
-    Scalar(Scalar, usize),
+    Scalar {
+        /// The value after YAML unescaping and folding.
+        text: Cow<'a, str>,
+        /// Whether the scalar is plain (unquoted, not a block scalar) and untagged.
+        plain: bool,
+        /// Its core-schema tag, if any.
+        tag: Option<CoreTag>,
+        /// Its anchor id (0 = none).
+        anchor: usize,
+    },
     /// An alias to the anchor with this id.
     Alias(usize),
     /// A sequence starts, with its anchor id (0 = none).
@@ -56,15 +72,19 @@ struct Frame {
     children: Children,
 }
 
+/// Where an open container's children wait: on the builder's shared pending stacks, from
+/// `base` on. A nested container is closed before its parent gets another child, so each open
+/// container's children stay contiguous on top of its parent's.
 enum Children {
-    Seq(Vec<NodeId>),
+    Seq {
+        base: usize,
+    },
     Map {
-        entries: Vec<(NodeId, NodeId)>,
+        base: usize,
         pending_key: Option<NodeId>,
-        /// Key text → key node, built once the mapping has more than [`INDEXED_FROM`] entries;
-        /// smaller ones (a user's own keys: nearly every mapping) are scanned instead, which
-        /// spares a table and a copy of every key per mapping.
-        index: Option<HashMap<String, NodeId>>,
+        /// The keys by text, built once the mapping has more than [`INDEXED_FROM`] entries;
+        /// smaller ones (a user's own keys: nearly every mapping) are scanned instead.
+        index: Option<HashTable<NodeId>>,
     },
 }
 
@@ -77,36 +97,49 @@ const BYTES_PER_NODE: usize = 8;
 
 /// Accumulates nodes while events arrive.
 pub(crate) struct Builder {
-    nodes: Vec<Node>,
-    /// Expanded size of each finished node, parallel to `nodes`.
-    weights: Vec<u64>,
+    tree: Tree,
+    /// Children of the open sequences, innermost last.
+    pending_items: Vec<NodeId>,
+    /// Entries of the open mappings, innermost last.
+    pending_entries: Vec<(NodeId, NodeId)>,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, NodeId>,
-    root: Option<NodeId>,
+    /// Anchor id → its node and the node's expanded size.
+    anchors: HashMap<usize, (NodeId, u64)>,
     documents: usize,
-    duplicates: Vec<DuplicateKey>,
     /// Most nodes accepted once aliases are expanded.
     max_nodes: u64,
+    hasher: RandomState,
 }
 
 impl Builder {
     /// Returns an empty builder for a document of `text_len` bytes.
     pub(crate) fn new(text_len: usize) -> Self {
         let expected = text_len / BYTES_PER_NODE;
-        Self {
-            max_nodes: max_expanded_nodes(text_len),
+        let tree = Tree {
             nodes: Vec::with_capacity(expected),
-            weights: Vec::with_capacity(expected),
+            texts: String::with_capacity(text_len),
+            items: Vec::with_capacity(expected / 2),
+            entries: Vec::with_capacity(expected / 2),
+            ..Tree::default()
+        };
+        Self {
+            tree,
+            pending_items: Vec::new(),
+            pending_entries: Vec::new(),
             stack: Vec::new(),
             anchors: HashMap::default(),
-            root: None,
             documents: 0,
-            duplicates: Vec::new(),
+            max_nodes: max_expanded_nodes(text_len),
+            hasher: RandomState::default(),
         }
     }
 
     /// Handles one event; returns `true` at the end of the stream.
-    pub(crate) fn event(&mut self, event: Event, span: Range<usize>) -> Result<bool, ParseError> {
+    pub(crate) fn event(
+        &mut self,
+        event: Event<'_>,
+        span: Range<usize>,
+    ) -> Result<bool, ParseError> {
         match event {
             Event::StreamEnd => return Ok(true),
             Event::DocumentStart => {
@@ -119,16 +152,28 @@ impl Builder {
                     ));
                 }
             }
-            Event::Scalar(scalar, anchor) => {
-                let id = self.add(NodeKind::Scalar(scalar), span, 1);
-                self.register_anchor(anchor, id);
-                self.attach(id)?;
+            Event::Scalar {
+                text,
+                plain,
+                tag,
+                anchor,
+            } => {
+                let texts = &mut self.tree.texts;
+                let start = texts.len();
+                texts.push_str(&text);
+                let text = Slice::new(start..texts.len());
+                let id = self.add(Content::Scalar { text, plain, tag }, span);
+                self.register_anchor(anchor, id, 1);
+                self.attach(id, 1)?;
             }
             Event::Alias(anchor) => self.alias(anchor, span)?,
-            Event::SequenceStart(anchor) => self.open(span, anchor, Children::Seq(Vec::new()))?,
+            Event::SequenceStart(anchor) => {
+                let base = self.pending_items.len();
+                self.open(span, anchor, Children::Seq { base })?;
+            }
             Event::MappingStart(anchor) => {
                 let children = Children::Map {
-                    entries: Vec::new(),
+                    base: self.pending_entries.len(),
                     pending_key: None,
                     index: None,
                 };
@@ -141,23 +186,18 @@ impl Builder {
 
     /// Returns the tree built so far.
     pub(crate) fn finish(self) -> Tree {
-        Tree {
-            nodes: self.nodes,
-            root: self.root,
-            duplicates: self.duplicates,
-        }
+        self.tree
     }
 
-    fn add(&mut self, kind: NodeKind, span: Range<usize>, weight: u64) -> NodeId {
-        self.nodes.push(Node { kind, span });
-        self.weights.push(weight);
-        self.nodes.len() - 1
+    fn add(&mut self, content: Content, span: Range<usize>) -> NodeId {
+        self.tree.nodes.push(Node::new(content, span));
+        self.tree.nodes.len() - 1
     }
 
-    fn register_anchor(&mut self, anchor: usize, id: NodeId) {
+    fn register_anchor(&mut self, anchor: usize, id: NodeId, weight: u64) {
         // The parser numbers anchors from 1; 0 means "no anchor".
         if anchor != 0 {
-            self.anchors.insert(anchor, id);
+            self.anchors.insert(anchor, (id, weight));
         }
     }
 
@@ -191,28 +231,36 @@ impl Builder {
                 span.clone(),
             ));
         };
-        let (kind, last) = match frame.children {
-            Children::Seq(items) => {
-                let last = items.last().copied();
-                (NodeKind::Seq(items), last)
+        let tree = &mut self.tree;
+        let (content, last) = match frame.children {
+            Children::Seq { base } => {
+                let start = tree.items.len();
+                let children = self.pending_items.get(base..).unwrap_or_default();
+                tree.items.extend_from_slice(children);
+                self.pending_items.truncate(base);
+                let last = tree.items.get(start..).and_then(<[_]>::last).copied();
+                (Content::Seq(Slice::new(start..tree.items.len())), last)
             }
-            Children::Map { entries, .. } => {
-                let last = entries.last().map(|&(_, value)| value);
-                (NodeKind::Map(entries), last)
+            Children::Map { base, .. } => {
+                let start = tree.entries.len();
+                let children = self.pending_entries.get(base..).unwrap_or_default();
+                tree.entries.extend_from_slice(children);
+                self.pending_entries.truncate(base);
+                let last = tree.entries.get(start..).and_then(<[_]>::last);
+                let last = last.map(|&(_, value)| value);
+                (Content::Map(Slice::new(start..tree.entries.len())), last)
             }
         };
         // Block collections end with an empty event at the next token; flow ones at `]`/`}`.
-        let children_end = last
-            .and_then(|id| self.nodes.get(id))
-            .map_or(frame.start, |n| n.span.end);
+        let children_end = last.map_or(frame.start, |id| tree.span(id).end);
         let end = if span.is_empty() {
             children_end
         } else {
             span.end.max(children_end)
         };
-        let id = self.add(kind, frame.start..end, frame.weight);
-        self.register_anchor(frame.anchor, id);
-        self.attach(id)
+        let id = self.add(content, frame.start..end);
+        self.register_anchor(frame.anchor, id, frame.weight);
+        self.attach(id, frame.weight)
     }
 
     fn alias(&mut self, anchor: usize, span: Range<usize>) -> Result<(), ParseError> {
@@ -223,14 +271,14 @@ impl Builder {
                 span,
             ));
         }
-        let Some(&target) = self.anchors.get(&anchor) else {
+        let Some(&(target, weight)) = self.anchors.get(&anchor) else {
             return Err(ParseError::new(
                 ParseErrorKind::Syntax,
                 "unknown anchor",
                 span,
             ));
         };
-        self.attach(target).map_err(|mut error| {
+        self.attach(target, weight).map_err(|mut error| {
             if error.kind == ParseErrorKind::TooLarge {
                 error.span = span;
             }
@@ -238,11 +286,11 @@ impl Builder {
         })
     }
 
-    /// Adds a finished node to the open container (or makes it the root).
-    fn attach(&mut self, id: NodeId) -> Result<(), ParseError> {
-        let weight = self.weights.get(id).copied().unwrap_or(1);
+    /// Adds a finished node, of expanded size `weight`, to the open container (or makes it the
+    /// root).
+    fn attach(&mut self, id: NodeId, weight: u64) -> Result<(), ParseError> {
         let Some(frame) = self.stack.last_mut() else {
-            self.root = Some(id);
+            self.tree.root = Some(id);
             return Ok(());
         };
         frame.weight = frame.weight.saturating_add(weight);
@@ -252,56 +300,66 @@ impl Builder {
             .map(|f| f.weight)
             .fold(0, u64::saturating_add);
         if total > self.max_nodes {
-            let span = self.nodes.get(id).map_or(0..0, |n| n.span.clone());
             return Err(ParseError::new(
                 ParseErrorKind::TooLarge,
                 format!(
                     "the document has more than {} nodes once aliases are expanded",
                     self.max_nodes
                 ),
-                span,
+                self.tree.span(id),
             ));
         }
-        let Some(Frame { children, .. }) = self.stack.last_mut() else {
+        let Self {
+            tree,
+            stack,
+            pending_items,
+            pending_entries,
+            hasher,
+            ..
+        } = self;
+        let Some(Frame { children, .. }) = stack.last_mut() else {
             return Ok(());
         };
         match children {
-            Children::Seq(items) => items.push(id),
+            Children::Seq { .. } => pending_items.push(id),
             Children::Map {
-                entries,
+                base,
                 pending_key,
                 index,
             } => match pending_key.take() {
                 None => *pending_key = Some(id),
                 Some(key) => {
-                    let nodes = &self.nodes;
                     // Only scalar keys can clash; a mapping or sequence as a key never does.
-                    let text = scalar_text(nodes, key);
+                    let text = tree.text(key);
+                    let entries = pending_entries.get(*base..).unwrap_or_default();
                     let first = text.and_then(|text| match index {
-                        Some(index) => index.get(text).copied(),
+                        Some(index) => index
+                            .find(hasher.hash_one(text), |&k| tree.text(k) == Some(text))
+                            .copied(),
                         None => entries
                             .iter()
                             .map(|&(k, _)| k)
-                            .find(|&k| scalar_text(nodes, k) == Some(text)),
+                            .find(|&k| tree.text(k) == Some(text)),
                     });
                     if let Some(first) = first {
-                        self.duplicates.push(DuplicateKey { first, second: key });
+                        tree.duplicates.push(DuplicateKey { first, second: key });
                         return Ok(());
                     }
-                    entries.push((key, id));
+                    pending_entries.push((key, id));
+                    let rehash = |&k: &NodeId| hasher.hash_one(tree.text(k).unwrap_or_default());
                     match (index, text) {
                         (Some(index), Some(text)) => {
-                            index.insert(text.to_owned(), key);
+                            index.insert_unique(hasher.hash_one(text), key, rehash);
                         }
-                        (index @ None, _) if entries.len() > INDEXED_FROM => {
-                            *index = Some(
-                                entries
-                                    .iter()
-                                    .filter_map(|&(k, _)| {
-                                        scalar_text(nodes, k).map(|t| (t.to_owned(), k))
-                                    })
-                                    .collect(),
-                            );
+                        (index @ None, _) if pending_entries.len() - *base > INDEXED_FROM => {
+                            let entries = pending_entries.get(*base..).unwrap_or_default();
+                            let mut table = HashTable::with_capacity(entries.len() * 2);
+                            for &(k, _) in entries {
+                                if let Some(text) = tree.text(k) {
+                                    table.insert_unique(hasher.hash_one(text), k, rehash);
+                                }
+                            }
+                            *index = Some(table);
                         }
                         _ => {}
                     }
@@ -309,13 +367,5 @@ impl Builder {
             },
         }
         Ok(())
-    }
-}
-
-/// The text of node `id` when it is a scalar.
-fn scalar_text(nodes: &[Node], id: NodeId) -> Option<&str> {
-    match nodes.get(id).map(|node| &node.kind) {
-        Some(NodeKind::Scalar(scalar)) => Some(&scalar.text),
-        _ => None,
     }
 }

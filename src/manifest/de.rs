@@ -104,7 +104,7 @@ pub(crate) fn decode<T: DeserializeOwned>(tree: &Tree, root: NodeId) -> Decoded<
         .map(|u| u.problem)
         .collect();
     problems.extend(fatal);
-    problems.sort_by_key(|p| tree.nodes.get(p.node).map_or(0, |n| n.span.start));
+    problems.sort_by_key(|p| tree.span(p.node).start);
     Decoded {
         value,
         problems,
@@ -129,7 +129,7 @@ pub(crate) struct Decoder<'t> {
     reported: RefCell<HashSet<NodeId>>,
 }
 
-impl Decoder<'_> {
+impl<'t> Decoder<'t> {
     /// Whether a problem hid this node from decoding.
     pub(crate) fn is_masked(&self, node: NodeId) -> bool {
         self.masked.borrow().contains(&node)
@@ -177,7 +177,7 @@ impl Decoder<'_> {
         {
             return true;
         }
-        let Some(NodeKind::Map(entries)) = self.tree.nodes.get(node).map(|n| &n.kind) else {
+        let Some(NodeKind::Map(entries)) = self.tree.kind(node) else {
             return false;
         };
         entries.iter().any(|&(key, value)| {
@@ -186,11 +186,8 @@ impl Decoder<'_> {
     }
 
     /// Returns a key's text, if it is a scalar.
-    pub(crate) fn key_text(&self, key: NodeId) -> Option<&str> {
-        match self.tree.nodes.get(key).map(|n| &n.kind) {
-            Some(NodeKind::Scalar(scalar)) => Some(scalar.text.as_str()),
-            _ => None,
-        }
+    pub(crate) fn key_text(&self, key: NodeId) -> Option<&'t str> {
+        self.tree.text(key)
     }
 }
 
@@ -320,6 +317,11 @@ impl<'de> SeqAccess<'de> for SeqDe<'_, '_> {
         };
         seed.deserialize(NodeDe::new(self.decoder, item)).map(Some)
     }
+
+    fn size_hint(&self) -> Option<usize> {
+        // At most this many (masked items are skipped): serde sizes the collection up front.
+        Some(self.items.len())
+    }
 }
 
 /// Iterates over a mapping's entries, skipping masked entries and (for structs) unknown keys.
@@ -361,6 +363,10 @@ impl<'de> MapAccess<'de> for MapDe<'_, '_> {
             Some(value) => seed.deserialize(NodeDe::new(self.decoder, value)),
             None => Err(de::Error::custom("a value was requested before its key")),
         }
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.entries.len())
     }
 }
 

@@ -13,7 +13,7 @@ use serde::de::{self, EnumAccess, IntoDeserializer, VariantAccess, Visitor};
 use super::de::{Decoder, Error, MapDe, ProblemKind, SeqDe, SpannedDe};
 use super::scalar::{describe, resolve, Resolved};
 use super::spanned;
-use super::tree::{Node, NodeId, NodeKind, Scalar};
+use super::tree::{NodeId, NodeKind, Scalar};
 
 /// Deserializes one node.
 #[derive(Clone, Copy)]
@@ -61,11 +61,10 @@ impl<'d, 't> NodeDe<'d, 't> {
         }
     }
 
-    fn get(&self) -> Result<&'t Node> {
+    fn get(&self) -> Result<NodeKind<'t>> {
         self.decoder
             .tree
-            .nodes
-            .get(self.node)
+            .kind(self.node)
             .ok_or_else(|| Error::new(ProblemKind::InvalidValue, "dangling node".into(), None))
     }
 
@@ -76,13 +75,13 @@ impl<'d, 't> NodeDe<'d, 't> {
 
     /// Returns the node's byte range.
     pub(crate) fn span(&self) -> Range<usize> {
-        self.get().map_or(0..0, |node| node.span.clone())
+        self.decoder.tree.span(self.node)
     }
 
-    fn scalar(&self) -> Result<Option<(&'t Scalar, Resolved<'t>)>> {
-        match &self.get()?.kind {
+    fn scalar(&self) -> Result<Option<(Scalar<'t>, Resolved<'t>)>> {
+        match self.get()? {
             NodeKind::Scalar(scalar) => {
-                let resolved = resolve(scalar).map_err(|message| {
+                let resolved = resolve(&scalar).map_err(|message| {
                     Error::new(ProblemKind::InvalidType, message, None).at(self.node)
                 })?;
                 Ok(Some((scalar, resolved)))
@@ -132,14 +131,14 @@ impl<'d, 't> NodeDe<'d, 't> {
         match self.scalar()? {
             Some((_, Resolved::Str(text))) => Ok(text),
             Some((scalar, resolved)) if self.is_key && resolved != Resolved::Null => {
-                Ok(&scalar.text)
+                Ok(scalar.text)
             }
             _ => Err(self.type_error("a string")),
         }
     }
 
     fn map(self, fields: Option<&'static [&'static str]>) -> Result<MapDe<'d, 't>> {
-        match &self.get()?.kind {
+        match self.get()? {
             NodeKind::Map(entries) => Ok(MapDe {
                 decoder: self.decoder,
                 map: self.node,
@@ -156,7 +155,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_, '_> {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        let result = match &self.get()?.kind {
+        let result = match self.get()? {
             NodeKind::Map(_) => visitor.visit_map(self.map(None)?),
             NodeKind::Seq(items) => visitor.visit_seq(SeqDe {
                 decoder: self.decoder,
@@ -259,7 +258,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_, '_> {
     }
 
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        match &self.get()?.kind {
+        match self.get()? {
             NodeKind::Seq(items) => self.tag(visitor.visit_seq(SeqDe {
                 decoder: self.decoder,
                 items: items.iter(),

@@ -131,10 +131,7 @@ fn decode(
 /// Reports a mapping without `version` (or with an empty one); a `version` of the wrong type
 /// and a file that is not a mapping were reported by decoding already.
 fn missing_version(tree: &Tree, root: NodeId, source: &Arc<SourceFile>) -> Option<ManifestIssue> {
-    if !matches!(
-        tree.get(root).map(|node| &node.kind),
-        Some(NodeKind::Map(_))
-    ) {
+    if !matches!(tree.kind(root), Some(NodeKind::Map(_))) {
         return None;
     }
     match tree.lookup(root, "version") {
@@ -158,14 +155,12 @@ fn missing_version(tree: &Tree, root: NodeId, source: &Arc<SourceFile>) -> Optio
 }
 
 fn is_null(tree: &Tree, id: NodeId) -> bool {
-    match tree.get(id).map(|node| &node.kind) {
-        Some(NodeKind::Scalar(scalar)) => scalar::resolve(scalar) == Ok(scalar::Resolved::Null),
-        _ => false,
-    }
+    tree.scalar(id)
+        .is_some_and(|scalar| scalar::resolve(&scalar) == Ok(scalar::Resolved::Null))
 }
 
 fn node_span(tree: &Tree, id: NodeId) -> std::ops::Range<usize> {
-    tree.get(id).map_or(0..0, |node| node.span.clone())
+    tree.span(id)
 }
 
 fn problem_issue(
@@ -286,16 +281,10 @@ fn parse_issue(error: ParseError, source: Arc<SourceFile>) -> ManifestIssue {
 fn masked(text: String, tree: Option<&Tree>) -> String {
     let mut secrets = hash_like(&text);
     if let Some(tree) = tree {
-        for node in &tree.nodes {
-            let NodeKind::Map(entries) = &node.kind else {
-                continue;
-            };
-            for &(key, value) in entries {
-                let is_scalar =
-                    matches!(tree.get(value).map(|n| &n.kind), Some(NodeKind::Scalar(_)));
-                if is_scalar && matches!(tree.text(key), Some("password" | "hash")) {
-                    secrets.push(node_span(tree, value));
-                }
+        for &(key, value) in &tree.entries {
+            let is_scalar = tree.scalar(value).is_some();
+            if is_scalar && matches!(tree.text(key), Some("password" | "hash")) {
+                secrets.push(node_span(tree, value));
             }
         }
     }

@@ -5,7 +5,7 @@
 //! scalars are always strings. This module never puts a scalar's text into a message: the text
 //! may be a password.
 
-use super::tree::{CoreTag, Node, NodeKind, Scalar};
+use super::tree::{CoreTag, NodeKind, Scalar};
 
 /// A scalar's resolved value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,8 +25,8 @@ pub(crate) enum Resolved<'a> {
 }
 
 /// Resolves a scalar; an explicitly tagged scalar that does not match its tag is an error.
-pub(crate) fn resolve(scalar: &Scalar) -> Result<Resolved<'_>, String> {
-    let text = scalar.text.as_str();
+pub(crate) fn resolve<'t>(scalar: &Scalar<'t>) -> Result<Resolved<'t>, String> {
+    let text = scalar.text;
     match scalar.tag {
         Some(CoreTag::Str) => Ok(Resolved::Str(text)),
         None if !scalar.plain => Ok(Resolved::Str(text)),
@@ -123,11 +123,11 @@ fn is_float(text: &str) -> bool {
 }
 
 /// Names a node's type for messages ("a string", "a mapping"), never its content.
-pub(crate) fn describe(node: &Node) -> &'static str {
-    match &node.kind {
+pub(crate) fn describe(kind: NodeKind<'_>) -> &'static str {
+    match kind {
         NodeKind::Map(_) => "a mapping",
         NodeKind::Seq(_) => "a sequence",
-        NodeKind::Scalar(scalar) => match resolve(scalar) {
+        NodeKind::Scalar(scalar) => match resolve(&scalar) {
             Ok(Resolved::Null) => "null",
             Ok(Resolved::Bool(_)) => "a boolean",
             Ok(Resolved::Int(_) | Resolved::HugeInt) => "an integer",
@@ -141,9 +141,9 @@ pub(crate) fn describe(node: &Node) -> &'static str {
 mod tests {
     use super::*;
 
-    fn plain(text: &str) -> Scalar {
+    fn plain(text: &str) -> Scalar<'_> {
         Scalar {
-            text: text.to_owned(),
+            text,
             plain: true,
             tag: None,
         }
@@ -186,19 +186,19 @@ mod tests {
     #[test]
     fn quoted_and_tagged_scalars() {
         let quoted = Scalar {
-            text: "42".into(),
+            text: "42",
             plain: false,
             tag: None,
         };
         assert_eq!(resolve(&quoted), Ok(Resolved::Str("42")));
         let tagged = Scalar {
-            text: "42".into(),
+            text: "42",
             plain: false,
             tag: Some(CoreTag::Str),
         };
         assert_eq!(resolve(&tagged), Ok(Resolved::Str("42")));
         let int = Scalar {
-            text: "x".into(),
+            text: "x",
             plain: false,
             tag: Some(CoreTag::Int),
         };

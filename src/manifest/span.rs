@@ -10,7 +10,7 @@ use std::ops::Range;
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
 
 use super::builder::{self, Builder};
-use super::tree::{CoreTag, ParseError, ParseErrorKind, Scalar, Tree};
+use super::tree::{CoreTag, ParseError, ParseErrorKind, Tree};
 
 /// Parses one file into a tree.
 ///
@@ -80,19 +80,21 @@ impl<'a> CharOffsets<'a> {
 }
 
 /// Translates a parser event; `None` for events the tree does not need.
-fn convert(event: Event<'_>, span: &Range<usize>) -> Result<Option<builder::Event>, ParseError> {
+fn convert<'a>(
+    event: Event<'a>,
+    span: &Range<usize>,
+) -> Result<Option<builder::Event<'a>>, ParseError> {
     Ok(Some(match event {
         Event::StreamEnd => builder::Event::StreamEnd,
         Event::DocumentStart(_) => builder::Event::DocumentStart,
         Event::Scalar(text, style, anchor, tag) => {
             let tag = scalar_tag(tag.as_deref(), span)?;
-            let plain = style == ScalarStyle::Plain && tag.is_none();
-            let scalar = Scalar {
-                text: text.into_owned(),
-                plain,
+            builder::Event::Scalar {
+                text,
+                plain: style == ScalarStyle::Plain && tag.is_none(),
                 tag,
-            };
-            builder::Event::Scalar(scalar, anchor)
+                anchor,
+            }
         }
         Event::Alias(anchor) => builder::Event::Alias(anchor),
         Event::SequenceStart(anchor, tag) => {

@@ -8,6 +8,10 @@
 //! Aliases share the node of their anchor. Duplicate keys are not in the tree: the later entry
 //! is dropped and recorded in [`Tree::duplicates`] so that the caller can name both places.
 //! Nothing here knows the YAML parser or the manifest's fields.
+//!
+//! The tree is compact because a large manifest has millions of nodes and every byte of them is
+//! fresh memory the kernel must clear: a node is 20 bytes, scalar texts share one string, and
+//! the children of every sequence and mapping share one array, each container's side by side.
 
 use std::ops::Range;
 
@@ -15,10 +19,16 @@ use std::ops::Range;
 pub(crate) type NodeId = usize;
 
 /// A parsed YAML document.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Tree {
     /// Every node; aliases share the node of their anchor.
     pub(crate) nodes: Vec<Node>,
+    /// Every scalar's text, back to back.
+    pub(crate) texts: String,
+    /// Every sequence's items, each sequence's contiguous.
+    pub(crate) items: Vec<NodeId>,
+    /// Every mapping's entries, each mapping's contiguous.
+    pub(crate) entries: Vec<(NodeId, NodeId)>,
     /// The document's top node, `None` for a file with no document (empty or comments only).
     pub(crate) root: Option<NodeId>,
     /// Keys that appeared twice in one mapping; the second entry is not in the tree.
@@ -31,20 +41,45 @@ impl Tree {
         self.nodes.get(id)
     }
 
+    /// Returns a node's byte range in the file (empty for an unknown node).
+    pub(crate) fn span(&self, id: NodeId) -> Range<usize> {
+        self.get(id).map_or(0..0, Node::span)
+    }
+
+    /// Returns what a node holds.
+    pub(crate) fn kind(&self, id: NodeId) -> Option<NodeKind<'_>> {
+        Some(match self.get(id)?.content {
+            Content::Scalar { text, plain, tag } => NodeKind::Scalar(Scalar {
+                text: self.texts.get(text.range()).unwrap_or_default(),
+                plain,
+                tag,
+            }),
+            Content::Seq(items) => NodeKind::Seq(self.items.get(items.range()).unwrap_or_default()),
+            Content::Map(entries) => {
+                NodeKind::Map(self.entries.get(entries.range()).unwrap_or_default())
+            }
+        })
+    }
+
     /// Returns a mapping's entries (nothing for other nodes).
     pub(crate) fn entries(&self, id: NodeId) -> &[(NodeId, NodeId)] {
-        match self.get(id).map(|node| &node.kind) {
+        match self.kind(id) {
             Some(NodeKind::Map(entries)) => entries,
             _ => &[],
         }
     }
 
-    /// Returns a scalar's text.
-    pub(crate) fn text(&self, id: NodeId) -> Option<&str> {
-        match self.get(id).map(|node| &node.kind) {
-            Some(NodeKind::Scalar(scalar)) => Some(&scalar.text),
+    /// Returns a scalar (`None` for other nodes).
+    pub(crate) fn scalar(&self, id: NodeId) -> Option<Scalar<'_>> {
+        match self.kind(id) {
+            Some(NodeKind::Scalar(scalar)) => Some(scalar),
             _ => None,
         }
+    }
+
+    /// Returns a scalar's text.
+    pub(crate) fn text(&self, id: NodeId) -> Option<&str> {
+        self.scalar(id).map(|scalar| scalar.text)
     }
 
     /// Returns the value under `key` in the mapping `map`.
@@ -56,31 +91,89 @@ impl Tree {
     }
 }
 
-/// One YAML node.
-#[derive(Debug)]
+/// One YAML node, as stored.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Node {
-    /// Scalar, sequence or mapping.
-    pub(crate) kind: NodeKind,
+    pub(crate) content: Content,
     /// Byte range of the whole node in the file (quotes and flow brackets included).
-    pub(crate) span: Range<usize>,
+    start: u32,
+    end: u32,
 }
 
-/// What a node holds.
-#[derive(Debug)]
-pub(crate) enum NodeKind {
+impl Node {
+    /// Returns a node; offsets past `u32::MAX` (far beyond the largest manifest) saturate.
+    pub(crate) fn new(content: Content, span: Range<usize>) -> Self {
+        Self {
+            content,
+            start: saturate(span.start),
+            end: saturate(span.end),
+        }
+    }
+
+    /// Returns the node's byte range in the file.
+    pub(crate) fn span(&self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// What a node holds, as stored: ranges into the tree's shared arrays.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Content {
+    /// A scalar: its text in [`Tree::texts`].
+    Scalar {
+        text: Slice,
+        plain: bool,
+        tag: Option<CoreTag>,
+    },
+    /// A sequence: its items in [`Tree::items`].
+    Seq(Slice),
+    /// A mapping: its entries in [`Tree::entries`].
+    Map(Slice),
+}
+
+/// A range of one of the tree's shared arrays.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Slice {
+    start: u32,
+    len: u32,
+}
+
+impl Slice {
+    /// Returns the slice `start..end` of a shared array.
+    pub(crate) fn new(range: Range<usize>) -> Self {
+        let start = saturate(range.start);
+        Self {
+            start,
+            len: saturate(range.end).saturating_sub(start),
+        }
+    }
+
+    fn range(self) -> Range<usize> {
+        let start = self.start as usize;
+        start..start + self.len as usize
+    }
+}
+
+fn saturate(offset: usize) -> u32 {
+    u32::try_from(offset).unwrap_or(u32::MAX)
+}
+
+/// What a node holds, borrowed from the tree.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum NodeKind<'t> {
     /// A scalar.
-    Scalar(Scalar),
-    /// A sequence of nodes.
-    Seq(Vec<NodeId>),
-    /// A mapping, entries in file order.
-    Map(Vec<(NodeId, NodeId)>),
+    Scalar(Scalar<'t>),
+    /// A sequence's items.
+    Seq(&'t [NodeId]),
+    /// A mapping's entries, in file order.
+    Map(&'t [(NodeId, NodeId)]),
 }
 
 /// A scalar as written, before any type resolution.
-#[derive(Debug)]
-pub(crate) struct Scalar {
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scalar<'t> {
     /// The scalar's value after YAML unescaping and folding.
-    pub(crate) text: String,
+    pub(crate) text: &'t str,
     /// `true` for plain (unquoted, non-block) scalars, whose type the core schema resolves.
     pub(crate) plain: bool,
     /// An explicit core-schema tag (`!!str`, `!!int`, …), if any.
