@@ -152,7 +152,7 @@ pub fn prepare_passwords(
     let desired_by_name: HashMap<String, &DesiredPassword> = desired
         .users
         .iter()
-        .filter_map(|(name, user)| user.password.as_ref().map(|p| (name.folded(), p)))
+        .filter_map(|(name, user)| user.password.as_deref().map(|p| (name.folded(), p)))
         .collect();
     let mut prepared = PreparedPasswords::default();
     let mut plaintexts: Vec<(String, Secret)> = Vec::new();

@@ -5,101 +5,126 @@
 //! Every duplicate names both places: two labels when they share a file, otherwise a label and
 //! a related note in the other file. Users and tokens keep file order, files argument order.
 
-use foldhash::HashMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
+use foldhash::fast::RandomState;
+use foldhash::HashMap;
+use hashbrown::HashTable;
+use indexmap::IndexMap;
+
 use super::error::{IssueKind, ManifestIssue};
-use super::validate::FileManifest;
-use crate::model::state::{DesiredState, DesiredToken, DesiredUser};
-use crate::model::{Origin, ProviderId, Username};
+use crate::model::state::{DesiredState, DesiredToken, DesiredUser, Guards, Prune};
+use crate::model::{EmailAddress, Origin, ProviderId, Username};
 
 const SETTING_HELP: &str = "set it in one file only, or to the same value everywhere";
 
-/// Merges checked files in order, pushing cross-entry problems to `issues`.
-pub(crate) fn merge(files: Vec<FileManifest>, issues: &mut Vec<ManifestIssue>) -> DesiredState {
-    let mut merger = Merger {
-        state: DesiredState::default(),
-        issues,
-        folded: HashMap::default(),
-        links: HashMap::default(),
-        emails: HashMap::default(),
-        prune: None,
-        guards: None,
-    };
-    for file in files {
-        merger.add_file(file);
-    }
-    merger.state
-}
-
-struct Merger<'a> {
+/// Merges checked files in order, collecting cross-entry problems.
+///
+/// Files are added in argument order and each file's entries in file order; [`Self::finish`]
+/// returns the state. The indexes that find clashes hold positions in `state.users`, not copies
+/// of names and addresses: a large manifest's users are in memory once.
+pub(crate) struct Merger<'a> {
     state: DesiredState,
     issues: &'a mut Vec<ManifestIssue>,
-    /// Case-folded username → the position in `state.users` of the spelling first seen.
-    folded: HashMap<String, usize>,
+    hasher: RandomState,
+    /// Positions in `state.users`, by case-folded username.
+    folded: HashTable<usize>,
     /// (provider, subject) → the position of the user holding the link, and where.
     links: HashMap<(ProviderId, String), (usize, Origin)>,
-    /// Case-folded email address → the position of the user listing it.
-    emails: HashMap<String, usize>,
+    /// (user position, email position in that user's list), by case-folded address.
+    emails: HashTable<(usize, usize)>,
     /// Where `prune` and `guards` were first set.
     prune: Option<Origin>,
     guards: Option<Origin>,
 }
 
-impl Merger<'_> {
-    fn add_file(&mut self, file: FileManifest) {
-        for (username, user) in file.users {
-            self.add_user(username, user);
-        }
-        for (name, token) in file.tokens {
-            self.add_token(name, token);
-        }
-        if let Some((prune, origin)) = file.prune {
-            match &self.prune {
-                None => {
-                    self.state.prune = prune;
-                    self.prune = Some(origin);
-                }
-                Some(first) if prune != self.state.prune => {
-                    let message = "`prune` is set differently in two places".to_owned();
-                    let issue = duplicate(
-                        IssueKind::ConflictingSetting,
-                        message,
-                        &origin,
-                        first,
-                        SETTING_HELP,
-                    );
-                    self.issues.push(issue);
-                }
-                Some(_) => {}
-            }
-        }
-        if let Some((guards, origin)) = file.guards {
-            match &self.guards {
-                None => {
-                    self.state.guards = guards;
-                    self.guards = Some(origin);
-                }
-                Some(first) if guards != self.state.guards => {
-                    let message = "`guards` is set differently in two places".to_owned();
-                    let issue = duplicate(
-                        IssueKind::ConflictingSetting,
-                        message,
-                        &origin,
-                        first,
-                        SETTING_HELP,
-                    );
-                    self.issues.push(issue);
-                }
-                Some(_) => {}
-            }
+impl<'a> Merger<'a> {
+    /// Returns an empty merger that pushes cross-entry problems to `issues`.
+    pub(crate) fn new(issues: &'a mut Vec<ManifestIssue>) -> Self {
+        Self {
+            state: DesiredState::default(),
+            issues,
+            hasher: RandomState::default(),
+            folded: HashTable::new(),
+            links: HashMap::default(),
+            emails: HashTable::new(),
+            prune: None,
+            guards: None,
         }
     }
 
-    fn add_user(&mut self, username: Username, user: DesiredUser) {
-        let folded = username.folded_cow().into_owned();
-        let first = self.folded.get(&folded).copied();
-        if let Some((name, first)) = first.and_then(|at| self.state.users.get_index(at)) {
+    /// Returns the merged state.
+    pub(crate) fn finish(self) -> DesiredState {
+        self.state
+    }
+
+    /// Makes room for `additional` more users.
+    pub(crate) fn reserve_users(&mut self, additional: usize) {
+        self.state.users.reserve(additional);
+        let Self {
+            state,
+            hasher,
+            folded,
+            ..
+        } = self;
+        folded.reserve(additional, |&at| hash_name(hasher, &state.users, at));
+    }
+
+    /// Takes `prune` from a file, unless another file set it differently.
+    pub(crate) fn set_prune(&mut self, prune: Prune, origin: Origin) {
+        match &self.prune {
+            None => {
+                self.state.prune = prune;
+                self.prune = Some(origin);
+            }
+            Some(first) if prune != self.state.prune => {
+                let message = "`prune` is set differently in two places".to_owned();
+                let issue = duplicate(
+                    IssueKind::ConflictingSetting,
+                    message,
+                    &origin,
+                    first,
+                    SETTING_HELP,
+                );
+                self.issues.push(issue);
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Takes `guards` from a file, unless another file set them differently.
+    pub(crate) fn set_guards(&mut self, guards: Guards, origin: Origin) {
+        match &self.guards {
+            None => {
+                self.state.guards = guards;
+                self.guards = Some(origin);
+            }
+            Some(first) if guards != self.state.guards => {
+                let message = "`guards` is set differently in two places".to_owned();
+                let issue = duplicate(
+                    IssueKind::ConflictingSetting,
+                    message,
+                    &origin,
+                    first,
+                    SETTING_HELP,
+                );
+                self.issues.push(issue);
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Adds a user, unless a user of the same (case-folded) name is already there.
+    pub(crate) fn add_user(&mut self, username: Username, user: DesiredUser) {
+        let hash = self.hasher.hash_one(username.folded_cow().as_ref());
+        let users = &self.state.users;
+        let first = self.folded.find(hash, |&at| {
+            users
+                .get_index(at)
+                .is_some_and(|(name, _)| name.folded_cow() == username.folded_cow())
+        });
+        if let Some((name, first)) = first.and_then(|&at| users.get_index(at)) {
             let message = if *name == username {
                 format!("user `{username}` is defined twice")
             } else {
@@ -117,8 +142,23 @@ impl Merger<'_> {
             self.issues.push(issue);
             return;
         }
-        // The position this user is about to take in `state.users`.
-        let at = self.state.users.len();
+        let (at, _) = self.state.users.insert_full(username, user);
+        let Self {
+            state,
+            hasher,
+            folded,
+            ..
+        } = self;
+        folded.insert_unique(hash, at, |&at| hash_name(hasher, &state.users, at));
+        self.check_links(at);
+        self.check_emails(at);
+    }
+
+    /// Refuses an upstream account linked to two users: MAS links it to one user only.
+    fn check_links(&mut self, at: usize) {
+        let Some((username, user)) = self.state.users.get_index(at) else {
+            return;
+        };
         for link in user.upstream.iter().flatten() {
             let key = (link.provider, link.subject.clone());
             if let Some((owner, first)) = self.links.get(&key) {
@@ -143,9 +183,6 @@ impl Merger<'_> {
                 self.links.insert(key, (at, link.origin.clone()));
             }
         }
-        self.check_emails(&username, &user, at);
-        self.folded.insert(folded, at);
-        self.state.users.insert(username, user);
     }
 
     /// The name of the user at position `at` of `state.users`.
@@ -158,36 +195,56 @@ impl Merger<'_> {
 
     /// Refuses an address listed for two users: MAS's admin API gives an address to one user
     /// only, and its lookups by address (`LOWER(email)`) would find either.
-    fn check_emails(&mut self, username: &Username, user: &DesiredUser, at: usize) {
-        for email in user.emails.iter().flatten() {
+    fn check_emails(&mut self, at: usize) {
+        let Self {
+            state,
+            issues,
+            hasher,
+            emails: index,
+            ..
+        } = self;
+        let Some((username, user)) = state.users.get_index(at) else {
+            return;
+        };
+        for (position, email) in user.emails.iter().flatten().enumerate() {
             let folded = email.folded_cow();
-            match self.emails.get(folded.as_ref()) {
-                Some(&owner) => {
-                    let Some((owner, first)) = self.state.users.get_index(owner) else {
+            let hash = hasher.hash_one(folded.as_ref());
+            let owner = index.find(hash, |&(owner, position)| {
+                email_at(&state.users, owner, position)
+                    .is_some_and(|other| other.folded_cow() == folded)
+            });
+            match owner {
+                // The same user twice: `validate` has refused that already.
+                Some(&(owner, _)) if owner == at => {}
+                Some(&(owner, _)) => {
+                    let Some((owner, first)) = state.users.get_index(owner) else {
                         continue;
                     };
-                    let first = &first.origin;
                     let message = format!(
                         "the email address `{email}` is listed for `{owner}` and for `{username}`"
                     );
                     let help =
                         "MAS gives an email address to one user only: keep it on one of them";
-                    self.issues.push(duplicate(
+                    issues.push(duplicate(
                         IssueKind::DuplicateEmail,
                         message,
                         &user.origin,
-                        first,
+                        &first.origin,
                         help,
                     ));
                 }
                 None => {
-                    self.emails.insert(folded.into_owned(), at);
+                    index.insert_unique(hash, (at, position), |&(owner, position)| {
+                        let email = email_at(&state.users, owner, position);
+                        hasher.hash_one(email.map(EmailAddress::folded_cow).unwrap_or_default())
+                    });
                 }
             }
         }
     }
 
-    fn add_token(&mut self, name: String, token: DesiredToken) {
+    /// Adds a registration token, unless it is already listed.
+    pub(crate) fn add_token(&mut self, name: String, token: DesiredToken) {
         if let Some(first) = self.state.registration_tokens.get(&name) {
             let message = format!("registration token `{name}` is listed twice");
             let issue = duplicate(
@@ -202,6 +259,22 @@ impl Merger<'_> {
         }
         self.state.registration_tokens.insert(name, token);
     }
+}
+
+/// The hash of the case-folded name of the user at position `at`.
+fn hash_name(hasher: &RandomState, users: &IndexMap<Username, DesiredUser>, at: usize) -> u64 {
+    let name = users.get_index(at).map(|(name, _)| name.folded_cow());
+    hasher.hash_one(name.unwrap_or_default().as_ref())
+}
+
+/// The email address at `position` in the list of the user at `at`.
+fn email_at(
+    users: &IndexMap<Username, DesiredUser>,
+    at: usize,
+    position: usize,
+) -> Option<&EmailAddress> {
+    let (_, user) = users.get_index(at)?;
+    user.emails.as_ref()?.get(position)
 }
 
 /// An issue at `here` that also points at `first`, in the same snippet or in a related note.

@@ -145,7 +145,9 @@ fn load_inputs(
 ) -> Result<Loaded, ManifestError> {
     let mut issues = Vec::new();
     let mut files = Vec::with_capacity(inputs.len());
-    let mut manifests = Vec::with_capacity(inputs.len());
+    // Problems across entries and files are reported after every file's own.
+    let mut merge_issues = Vec::new();
+    let mut merger = merge::Merger::new(&mut merge_issues);
     for input in inputs {
         let Input { name, base, bytes } = match input {
             Ok(input) => input,
@@ -156,17 +158,13 @@ fn load_inputs(
         };
         let mut file_issues = Vec::new();
         if let Some(document) = document::read(&name, bytes, &mut file_issues) {
-            manifests.push(validate::validate(
-                document,
-                &base,
-                options,
-                &mut file_issues,
-            ));
+            validate::validate(document, &base, options, &mut file_issues, &mut merger);
         }
         issues.extend(in_file_order(file_issues, &name));
         files.push(name);
     }
-    let state = merge::merge(manifests, &mut issues);
+    let state = merger.finish();
+    issues.append(&mut merge_issues);
     if issues.is_empty() {
         Ok(Loaded { state, files })
     } else {

@@ -53,7 +53,7 @@ pub struct DesiredUser {
     /// The exact set of email addresses, if managed.
     pub emails: Option<Vec<EmailAddress>>,
     /// Where the password comes from, if managed.
-    pub password: Option<DesiredPassword>,
+    pub password: Option<Box<DesiredPassword>>,
     /// Whether the password is set once or kept equal.
     pub password_policy: PasswordPolicy,
     /// The display name on the homeserver, if managed.
@@ -193,7 +193,7 @@ pub struct ActualUser {
     /// `user_emails` rows, ordered by creation (id).
     pub emails: Vec<ActualEmail>,
     /// The current password: the `user_passwords` row with the latest `created_at`.
-    pub password: Option<ActualPassword>,
+    pub password: Option<Box<ActualPassword>>,
     /// `upstream_oauth_links` rows owned by the user, ordered by id.
     pub upstream_links: Vec<ActualLink>,
 }

@@ -156,12 +156,12 @@ fn email() {
 #[test]
 fn password() {
     let mut user = bob();
-    user.password = Some(ActualPassword {
+    user.password = Some(Box::new(ActualPassword {
         id: Ulid(30),
         hashed_password: Secret::new("$argon2id$x"),
         version: 1,
         created_at: user.created_at,
-    });
+    }));
     let db = actual(user, Vec::new());
     let record = || {
         on_bob(EmergencyValue::Password {

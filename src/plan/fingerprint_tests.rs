@@ -28,12 +28,12 @@ fn user() -> ActualUser {
             id: Ulid(2),
             email: EmailAddress::new_unchecked("alice@example.org".into()),
         }],
-        password: Some(ActualPassword {
+        password: Some(Box::new(ActualPassword {
             id: Ulid(3),
             hashed_password: Secret::new("$argon2id$one"),
             version: 1,
             created_at: time,
-        }),
+        })),
         upstream_links: vec![ActualLink {
             id: Ulid(4),
             provider: ProviderId(Ulid(5)),

@@ -75,17 +75,19 @@ fn actual_from(desired: &DesiredState) -> ActualState {
                     email: e.clone(),
                 })
                 .collect(),
-            password: want.password.as_ref().map(|p| ActualPassword {
-                id: Ulid(5000 + index as u128),
-                hashed_password: match &p.source {
-                    PasswordSource::Hash { hash, .. } => hash.clone(),
-                    _ => Secret::new("$argon2id$other"),
-                },
-                version: match &p.source {
-                    PasswordSource::Hash { version, .. } => i32::from(*version),
-                    _ => 1,
-                },
-                created_at: time,
+            password: want.password.as_ref().map(|p| {
+                Box::new(ActualPassword {
+                    id: Ulid(5000 + index as u128),
+                    hashed_password: match &p.source {
+                        PasswordSource::Hash { hash, .. } => hash.clone(),
+                        _ => Secret::new("$argon2id$other"),
+                    },
+                    version: match &p.source {
+                        PasswordSource::Hash { version, .. } => i32::from(*version),
+                        _ => 1,
+                    },
+                    created_at: time,
+                })
             }),
             upstream_links: want
                 .upstream
@@ -145,13 +147,13 @@ fn matching_state_gives_an_empty_plan() {
     alice.admin = true;
     alice.state = UserState::Locked;
     alice.emails = Some(vec![email("alice@example.org")]);
-    alice.password = Some(DesiredPassword {
+    alice.password = Some(Box::new(DesiredPassword {
         source: PasswordSource::Hash {
             hash: Secret::new("$argon2id$x"),
             version: 1,
         },
         origin: origin(),
-    });
+    }));
     alice.password_policy = PasswordPolicy::Enforce;
     alice.upstream = Some(vec![DesiredLink {
         provider: PROVIDER,
@@ -281,10 +283,10 @@ fn usernames_are_matched_like_mas() {
 #[test]
 fn passwords_follow_the_policy_and_the_verification() {
     let mut alice = user();
-    alice.password = Some(DesiredPassword {
+    alice.password = Some(Box::new(DesiredPassword {
         source: PasswordSource::Env("PW".into()),
         origin: origin(),
-    });
+    }));
     alice.password_policy = PasswordPolicy::Enforce;
     let desired = desired(vec![("alice", alice.clone())]);
     let actual = actual_from(&desired);

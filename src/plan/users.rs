@@ -61,7 +61,7 @@ pub(crate) fn plan_new(
         admin: want.admin,
         state: want.state,
         emails,
-        password: want.password.as_ref().map(passwords::write_of),
+        password: want.password.as_deref().map(passwords::write_of),
         upstream,
         display_name: want.display_name.clone(),
     }));

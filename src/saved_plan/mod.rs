@@ -308,7 +308,7 @@ fn written_secrets(
     let by_name: HashMap<String, &DesiredPassword> = desired
         .users
         .iter()
-        .filter_map(|(name, user)| user.password.as_ref().map(|p| (name.folded(), p)))
+        .filter_map(|(name, user)| user.password.as_deref().map(|p| (name.folded(), p)))
         .collect();
     let mut written: BTreeMap<String, &DesiredPassword> = BTreeMap::new();
     for change in &plan.changes {

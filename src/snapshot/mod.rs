@@ -163,6 +163,8 @@ async fn read_users(
     queries::emails(reader, filter, |(id, user, email)| {
         if let Some(owner) = users.owner(user) {
             let email = EmailAddress::new_unchecked(email);
+            // Most users have one or two addresses: grow one at a time, not by four.
+            owner.emails.reserve_exact(1);
             owner.emails.push(ActualEmail {
                 id: ids::from_uuid(id),
                 email,
@@ -172,12 +174,12 @@ async fn read_users(
     .await?;
     queries::passwords(reader, filter, |(user, id, hash, version, created_at)| {
         if let Some(owner) = users.owner(user) {
-            owner.password = Some(ActualPassword {
+            owner.password = Some(Box::new(ActualPassword {
                 id: ids::from_uuid(id),
                 hashed_password: Secret::new(hash),
                 version,
                 created_at,
-            });
+            }));
         }
     })
     .await?;

@@ -97,11 +97,13 @@ fn actual_state() -> impl Strategy<Value = ActualState> {
                             email: EmailAddress::new_unchecked(email),
                         })
                         .collect(),
-                    password: password.map(|hash| ActualPassword {
-                        id: id(),
-                        hashed_password: Secret::new(hash),
-                        version: 1,
-                        created_at: time,
+                    password: password.map(|hash| {
+                        Box::new(ActualPassword {
+                            id: id(),
+                            hashed_password: Secret::new(hash),
+                            version: 1,
+                            created_at: time,
+                        })
                     }),
                     upstream_links: links
                         .into_iter()
@@ -199,7 +201,7 @@ fn converged(desired: &DesiredState) -> (ActualState, Facts) {
             deactivated_at: (want.state == UserState::Deactivated).then_some(time),
             can_request_admin: want.admin,
             emails,
-            password,
+            password: password.map(Box::new),
             upstream_links,
         });
     }

@@ -12,7 +12,7 @@ fn password_of(text: &str, name: &str) -> DesiredPassword {
         .users
         .values()
         .next()
-        .and_then(|user| user.password.clone())
+        .and_then(|user| user.password.as_deref().cloned())
         .expect("a password")
 }
 

@@ -18,6 +18,7 @@ mod text;
 
 use super::document::Document;
 use super::error::{IssueKind, ManifestIssue};
+use super::merge::Merger;
 use super::raw::{self, Spanned};
 use super::tree::label_span;
 use super::{email, LoadOptions};
@@ -29,21 +30,16 @@ use crate::model::{
     Username,
 };
 
-/// One file's users, tokens and settings, checked but not yet merged with the other files.
-pub(crate) struct FileManifest {
-    pub(crate) users: Vec<(Username, DesiredUser)>,
-    pub(crate) tokens: Vec<(String, DesiredToken)>,
-    pub(crate) prune: Option<(Prune, Origin)>,
-    pub(crate) guards: Option<(Guards, Origin)>,
-}
-
-/// Checks one decoded file; `base` is the directory relative `file:` passwords start from.
+/// Checks one decoded file and hands what is valid to `merger`, user by user, so that no
+/// second copy of a large file's users is ever held; `base` is the directory relative `file:`
+/// passwords start from.
 pub(crate) fn validate(
     document: Document,
     base: &Path,
     options: &LoadOptions,
     issues: &mut Vec<ManifestIssue>,
-) -> FileManifest {
+    merger: &mut Merger<'_>,
+) {
     let Document { source, raw } = document;
     let mut checker = Checker {
         source: &source,
@@ -51,29 +47,25 @@ pub(crate) fn validate(
         options,
         issues,
     };
-    let users = raw
-        .users
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|(name, user)| checker.user(&name, user.unwrap_or_default()))
-        .collect();
-    let tokens = raw
-        .registration_tokens
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|token| checker.token(token))
-        .collect();
-    let prune = raw
-        .prune
-        .map(|prune| (convert_prune(prune.value), checker.origin(&prune.span)));
-    let guards = raw
-        .guards
-        .map(|guards| (checker.guards(&guards.value), checker.origin(&guards.span)));
-    FileManifest {
-        users,
-        tokens,
-        prune,
-        guards,
+    let users = raw.users.unwrap_or_default();
+    merger.reserve_users(users.len());
+    for (name, user) in users {
+        if let Some((username, user)) = checker.user(name, user.unwrap_or_default()) {
+            merger.add_user(username, user);
+        }
+    }
+    for token in raw.registration_tokens.unwrap_or_default() {
+        if let Some((name, token)) = checker.token(token) {
+            merger.add_token(name, token);
+        }
+    }
+    if let Some(prune) = raw.prune {
+        let origin = checker.origin(&prune.span);
+        merger.set_prune(convert_prune(prune.value), origin);
+    }
+    if let Some(guards) = raw.guards {
+        let origin = checker.origin(&guards.span);
+        merger.set_guards(checker.guards(&guards.value), origin);
     }
 }
 
@@ -109,15 +101,16 @@ impl Checker<'_> {
         self.issues.push(issue);
     }
 
-    fn user(&mut self, name: &Spanned<String>, raw: raw::User) -> Option<(Username, DesiredUser)> {
-        let username = match Username::new(name.value.clone()) {
+    fn user(&mut self, name: Spanned<String>, raw: raw::User) -> Option<(Username, DesiredUser)> {
+        let Spanned { value: name, span } = name;
+        let username = match Username::new(name) {
             Ok(username) => Some(username),
             Err(error) => {
                 let help =
                     "a username is the localpart of a Matrix ID: letters, digits and `. _ = - / +`";
                 self.report(
                     IssueKind::InvalidUsername,
-                    &name.span,
+                    &span,
                     format!("invalid username: {error}"),
                     "this username",
                     Some(help),
@@ -138,6 +131,7 @@ impl Checker<'_> {
                     value: *password.value,
                     span: password.span,
                 })
+                .map(Box::new)
             }),
             password_policy: match raw.password_policy {
                 raw::PasswordPolicy::Initial => PasswordPolicy::Initial,
@@ -156,7 +150,7 @@ impl Checker<'_> {
                     .filter_map(|link| self.link(link))
                     .collect()
             }),
-            origin: self.origin(&name.span),
+            origin: self.origin(&span),
         };
         Some((username?, user))
     }
