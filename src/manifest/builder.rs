@@ -84,7 +84,8 @@ enum Children {
         pending_key: Option<NodeId>,
         /// The keys by text, built once the mapping has more than [`INDEXED_FROM`] entries;
         /// smaller ones (a user's own keys: nearly every mapping) are scanned instead.
-        index: Option<HashTable<NodeId>>,
+        /// Each entry keeps its key's hash, so that growing the table reads no key again.
+        index: Option<HashTable<(u64, NodeId)>>,
     },
 }
 
@@ -334,8 +335,8 @@ impl Builder {
                     let entries = pending_entries.get(*base..).unwrap_or_default();
                     let first = text.and_then(|text| match index {
                         Some(index) => index
-                            .find(hasher.hash_one(text), |&k| tree.text(k) == Some(text))
-                            .copied(),
+                            .find(hasher.hash_one(text), |&(_, k)| tree.text(k) == Some(text))
+                            .map(|&(_, k)| k),
                         None => entries
                             .iter()
                             .map(|&(k, _)| k)
@@ -346,17 +347,19 @@ impl Builder {
                         return Ok(());
                     }
                     pending_entries.push((key, id));
-                    let rehash = |&k: &NodeId| hasher.hash_one(tree.text(k).unwrap_or_default());
+                    let rehash = |&(hash, _): &(u64, NodeId)| hash;
                     match (index, text) {
                         (Some(index), Some(text)) => {
-                            index.insert_unique(hasher.hash_one(text), key, rehash);
+                            let hash = hasher.hash_one(text);
+                            index.insert_unique(hash, (hash, key), rehash);
                         }
                         (index @ None, _) if pending_entries.len() - *base > INDEXED_FROM => {
                             let entries = pending_entries.get(*base..).unwrap_or_default();
                             let mut table = HashTable::with_capacity(entries.len() * 2);
                             for &(k, _) in entries {
                                 if let Some(text) = tree.text(k) {
-                                    table.insert_unique(hasher.hash_one(text), k, rehash);
+                                    let hash = hasher.hash_one(text);
+                                    table.insert_unique(hash, (hash, k), rehash);
                                 }
                             }
                             *index = Some(table);

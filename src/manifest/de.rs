@@ -66,8 +66,40 @@ pub(crate) struct Decoded<T> {
 
 /// Decodes `T` from the node `root`, collecting every problem.
 pub(crate) fn decode<T: DeserializeOwned>(tree: &Tree, root: NodeId) -> Decoded<T> {
+    run(tree, root, Role::Value, None)
+}
+
+/// Decodes `T` from the node `root` as if the mapping `root` did not have the entry whose key
+/// is the node `key`: the caller decodes that entry's value on its own.
+pub(crate) fn decode_without<T: DeserializeOwned>(
+    tree: &Tree,
+    root: NodeId,
+    key: NodeId,
+) -> Decoded<T> {
+    run(tree, root, Role::Value, Some((root, key)))
+}
+
+/// Decodes `T` from the mapping key `key`, read verbatim as keys are (see [`NodeDe::key`]).
+pub(crate) fn decode_key<T: DeserializeOwned>(tree: &Tree, key: NodeId) -> Decoded<T> {
+    run(tree, key, Role::Key, None)
+}
+
+/// Whether the node decoded is a value or a mapping key.
+#[derive(Clone, Copy)]
+enum Role {
+    Value,
+    Key,
+}
+
+fn run<T: DeserializeOwned>(
+    tree: &Tree,
+    root: NodeId,
+    role: Role,
+    skipped: Option<(NodeId, NodeId)>,
+) -> Decoded<T> {
     let decoder = Decoder {
         tree,
+        skipped,
         masked: RefCell::default(),
         unknown: RefCell::default(),
         reported: RefCell::default(),
@@ -75,7 +107,11 @@ pub(crate) fn decode<T: DeserializeOwned>(tree: &Tree, root: NodeId) -> Decoded<
     let mut fatal = Vec::new();
     let mut truncated = false;
     let value = loop {
-        match T::deserialize(NodeDe::new(&decoder, root)) {
+        let node = match role {
+            Role::Value => NodeDe::new(&decoder, root),
+            Role::Key => NodeDe::key(&decoder, root),
+        };
+        match T::deserialize(node) {
             Ok(value) => break Some(value),
             Err(error) => {
                 let node = error.node.unwrap_or(root);
@@ -123,6 +159,8 @@ struct Unknown {
 /// State shared by every node deserializer of one decode.
 pub(crate) struct Decoder<'t> {
     pub(crate) tree: &'t Tree,
+    /// (mapping, key) of an entry decoded elsewhere, hidden from this decode.
+    skipped: Option<(NodeId, NodeId)>,
     masked: RefCell<HashSet<NodeId>>,
     unknown: RefCell<Vec<Unknown>>,
     /// The keys in `unknown`, to record each once however many attempts see it.
@@ -342,7 +380,10 @@ impl<'de> MapAccess<'de> for MapDe<'_, '_> {
         seed: K,
     ) -> Result<Option<K::Value>, Error> {
         for &(key, value) in self.entries.by_ref() {
-            if self.decoder.is_masked(key) || self.decoder.is_masked(value) {
+            if self.decoder.is_masked(key)
+                || self.decoder.is_masked(value)
+                || self.decoder.skipped == Some((self.map, key))
+            {
                 continue;
             }
             if let Some(fields) = self.fields {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::de::{self, Problem, ProblemKind, MAX_PROBLEMS};
 use super::error::{IssueKind, ManifestIssue};
-use super::raw;
+use super::raw::{self, Spanned};
 use super::scalar;
 use super::span;
 use super::tree::{label_span, NodeId, NodeKind, ParseError, ParseErrorKind, Tree};
@@ -25,8 +25,48 @@ const VERSION: i64 = 1;
 pub(crate) struct Document {
     /// The file, as diagnostics show it.
     pub(crate) source: Arc<SourceFile>,
-    /// What decoded; parts with problems are missing.
+    /// What decoded; parts with problems are missing. `users` is always `None`: users are
+    /// decoded one by one with [`Document::user`], so that a large file's users never exist
+    /// twice (as raw structs and as checked ones) and can be checked in parallel.
     pub(crate) raw: raw::Manifest,
+    /// The file's tree, which the users are decoded from.
+    tree: Tree,
+    root: NodeId,
+    /// The `users` mapping, if the file has one.
+    users: Option<NodeId>,
+}
+
+impl Document {
+    /// Returns the entries (username, user) of the `users` mapping, in file order.
+    pub(crate) fn user_entries(&self) -> &[(NodeId, NodeId)] {
+        self.users.map_or(&[], |users| self.tree.entries(users))
+    }
+
+    /// Decodes one entry of [`Self::user_entries`], pushing its problems to `issues`; `None`
+    /// when the username or the user could not be decoded.
+    pub(crate) fn user(
+        &self,
+        (key, value): (NodeId, NodeId),
+        issues: &mut Vec<ManifestIssue>,
+    ) -> Option<(Spanned<String>, raw::User)> {
+        let name = de::decode_key::<Spanned<String>>(&self.tree, key);
+        // A broken username hides its entry, as any broken key does.
+        let user = name
+            .value
+            .is_some()
+            .then(|| de::decode::<Option<raw::User>>(&self.tree, value));
+        let problems = name
+            .problems
+            .iter()
+            .chain(user.iter().flat_map(|user| &user.problems));
+        for problem in problems {
+            issues.push(problem_issue(&self.tree, self.root, &self.source, problem));
+        }
+        if user.as_ref().is_some_and(|user| user.truncated) {
+            issues.push(too_many_problems(&self.source.name));
+        }
+        Some((name.value?, user?.value?.unwrap_or_default()))
+    }
 }
 
 /// Reads one file, pushing its problems to `issues`; `None` when nothing in it is usable.
@@ -87,16 +127,20 @@ pub(crate) fn read(
         issues.push(issue);
         return None;
     };
-    decode(&tree, root, &source, issues)
+    decode(tree, root, &source, issues)
 }
 
 fn decode(
-    tree: &Tree,
+    tree: Tree,
     root: NodeId,
     source: &Arc<SourceFile>,
     issues: &mut Vec<ManifestIssue>,
 ) -> Option<Document> {
-    let decoded = de::decode::<raw::Manifest>(tree, root);
+    let users = users_entry(&tree, root);
+    let decoded = match users {
+        Some((key, _)) => de::decode_without::<raw::Manifest>(&tree, root, key),
+        None => de::decode::<raw::Manifest>(&tree, root),
+    };
     let version = decoded.value.as_ref().and_then(|raw| raw.version.as_ref());
     if let Some(version) = version.filter(|version| version.value != VERSION) {
         // Another format version: the rest of the file would only produce noise.
@@ -109,23 +153,40 @@ fn decode(
         return None;
     }
     if version.is_none() {
-        issues.extend(missing_version(tree, root, source));
+        issues.extend(missing_version(&tree, root, source));
     }
     for problem in &decoded.problems {
-        issues.push(problem_issue(tree, root, source, problem));
+        issues.push(problem_issue(&tree, root, source, problem));
     }
     if decoded.truncated {
-        let message = format!(
-            "stopped after the first {MAX_PROBLEMS} problems in `{}`",
-            source.name
-        );
-        issues.push(ManifestIssue::new(IssueKind::TooManyProblems, message));
+        issues.push(too_many_problems(&source.name));
     }
-    duplicate_keys(tree, root, source, issues);
-    decoded.value.map(|raw| Document {
+    duplicate_keys(&tree, root, source, issues);
+    let raw = decoded.value?;
+    Some(Document {
         source: Arc::clone(source),
         raw,
+        tree,
+        root,
+        users: users.map(|(_, users)| users),
     })
+}
+
+/// The notice that a file's problems were cut short.
+pub(crate) fn too_many_problems(name: &str) -> ManifestIssue {
+    let message = format!("stopped after the first {MAX_PROBLEMS} problems in `{name}`");
+    ManifestIssue::new(IssueKind::TooManyProblems, message)
+}
+
+/// The `users` entry (key, value) of the top mapping, when its value is a mapping: the users
+/// are then decoded one by one ([`Document::user`]); anything else there (null, or a value of
+/// the wrong type) is decoded and reported with the rest of the file.
+fn users_entry(tree: &Tree, root: NodeId) -> Option<(NodeId, NodeId)> {
+    let &(key, value) = tree
+        .entries(root)
+        .iter()
+        .find(|&&(key, _)| tree.text(key) == Some("users"))?;
+    matches!(tree.kind(value), Some(NodeKind::Map(_))).then_some((key, value))
 }
 
 /// Reports a mapping without `version` (or with an empty one); a `version` of the wrong type

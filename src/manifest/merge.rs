@@ -28,12 +28,13 @@ pub(crate) struct Merger<'a> {
     state: DesiredState,
     issues: &'a mut Vec<ManifestIssue>,
     hasher: RandomState,
-    /// Positions in `state.users`, by case-folded username.
-    folded: HashTable<usize>,
+    /// (hash, position in `state.users`), by case-folded username. Each entry keeps its hash
+    /// so that growing the table does not revisit every user.
+    folded: HashTable<(u64, usize)>,
     /// (provider, subject) → the position of the user holding the link, and where.
     links: HashMap<(ProviderId, String), (usize, Origin)>,
-    /// (user position, email position in that user's list), by case-folded address.
-    emails: HashTable<(usize, usize)>,
+    /// (hash, user position, email position in that user's list), by case-folded address.
+    emails: HashTable<(u64, usize, usize)>,
     /// Where `prune` and `guards` were first set.
     prune: Option<Origin>,
     guards: Option<Origin>,
@@ -62,13 +63,9 @@ impl<'a> Merger<'a> {
     /// Makes room for `additional` more users.
     pub(crate) fn reserve_users(&mut self, additional: usize) {
         self.state.users.reserve(additional);
-        let Self {
-            state,
-            hasher,
-            folded,
-            ..
-        } = self;
-        folded.reserve(additional, |&at| hash_name(hasher, &state.users, at));
+        self.folded.reserve(additional, |&(hash, _)| hash);
+        // Most users have an address or two.
+        self.emails.reserve(additional, |&(hash, _, _)| hash);
     }
 
     /// Takes `prune` from a file, unless another file set it differently.
@@ -119,12 +116,12 @@ impl<'a> Merger<'a> {
     pub(crate) fn add_user(&mut self, username: Username, user: DesiredUser) {
         let hash = self.hasher.hash_one(username.folded_cow().as_ref());
         let users = &self.state.users;
-        let first = self.folded.find(hash, |&at| {
+        let first = self.folded.find(hash, |&(_, at)| {
             users
                 .get_index(at)
                 .is_some_and(|(name, _)| name.folded_cow() == username.folded_cow())
         });
-        if let Some((name, first)) = first.and_then(|&at| users.get_index(at)) {
+        if let Some((name, first)) = first.and_then(|&(_, at)| users.get_index(at)) {
             let message = if *name == username {
                 format!("user `{username}` is defined twice")
             } else {
@@ -143,13 +140,8 @@ impl<'a> Merger<'a> {
             return;
         }
         let (at, _) = self.state.users.insert_full(username, user);
-        let Self {
-            state,
-            hasher,
-            folded,
-            ..
-        } = self;
-        folded.insert_unique(hash, at, |&at| hash_name(hasher, &state.users, at));
+        self.folded
+            .insert_unique(hash, (hash, at), |&(hash, _)| hash);
         self.check_links(at);
         self.check_emails(at);
     }
@@ -209,14 +201,14 @@ impl<'a> Merger<'a> {
         for (position, email) in user.emails.iter().flatten().enumerate() {
             let folded = email.folded_cow();
             let hash = hasher.hash_one(folded.as_ref());
-            let owner = index.find(hash, |&(owner, position)| {
+            let owner = index.find(hash, |&(_, owner, position)| {
                 email_at(&state.users, owner, position)
                     .is_some_and(|other| other.folded_cow() == folded)
             });
             match owner {
                 // The same user twice: `validate` has refused that already.
-                Some(&(owner, _)) if owner == at => {}
-                Some(&(owner, _)) => {
+                Some(&(_, owner, _)) if owner == at => {}
+                Some(&(_, owner, _)) => {
                     let Some((owner, first)) = state.users.get_index(owner) else {
                         continue;
                     };
@@ -234,10 +226,7 @@ impl<'a> Merger<'a> {
                     ));
                 }
                 None => {
-                    index.insert_unique(hash, (at, position), |&(owner, position)| {
-                        let email = email_at(&state.users, owner, position);
-                        hasher.hash_one(email.map(EmailAddress::folded_cow).unwrap_or_default())
-                    });
+                    index.insert_unique(hash, (hash, at, position), |&(hash, _, _)| hash);
                 }
             }
         }
@@ -259,12 +248,6 @@ impl<'a> Merger<'a> {
         }
         self.state.registration_tokens.insert(name, token);
     }
-}
-
-/// The hash of the case-folded name of the user at position `at`.
-fn hash_name(hasher: &RandomState, users: &IndexMap<Username, DesiredUser>, at: usize) -> u64 {
-    let name = users.get_index(at).map(|(name, _)| name.folded_cow());
-    hasher.hash_one(name.unwrap_or_default().as_ref())
 }
 
 /// The email address at `position` in the list of the user at `at`.

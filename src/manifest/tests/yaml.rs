@@ -1,6 +1,6 @@
 //! Files that are not a usable YAML mapping: clear diagnostics, never a panic.
 
-use super::{assert_diagnostic, problems, valid};
+use super::{assert_diagnostic, problems, render, valid};
 use crate::manifest::{load_str, IssueKind, LoadOptions, ManifestError};
 
 fn kinds(error: &ManifestError) -> Vec<IssueKind> {
@@ -229,5 +229,71 @@ fn value_problems_are_capped_too() {
     assert_eq!(kinds.len(), crate::manifest::de::MAX_PROBLEMS + 1);
     assert_eq!(kinds.first(), Some(&IssueKind::InvalidEmail));
     assert_eq!(kinds.get(1), Some(&IssueKind::UnknownField));
+    assert_eq!(kinds.last(), Some(&IssueKind::TooManyProblems));
+}
+
+#[test]
+fn users_that_is_not_a_mapping_is_one_type_error() {
+    let error = problems("version: 1\nusers: [alice, bob]\n");
+    assert_eq!(kinds(&error), [IssueKind::InvalidType]);
+    assert!(render(&error).contains("expected a mapping, found a sequence"));
+    assert!(valid("version: 1\nusers:\n").users.is_empty());
+    assert!(valid("version: 1\nusers: {}\n").users.is_empty());
+}
+
+#[test]
+fn a_username_that_is_not_a_string_hides_its_entry() {
+    let text = "version: 1\nusers:\n  [a, b]: { admin: nope }\n  bob: { admin: maybe }\n";
+    let error = problems(text);
+    assert_eq!(
+        kinds(&error),
+        [IssueKind::InvalidType, IssueKind::InvalidType]
+    );
+    let shown = render(&error);
+    assert!(
+        shown.contains("expected a string, found a sequence"),
+        "{shown}"
+    );
+    assert_eq!(
+        shown.matches("expected `true` or `false`").count(),
+        1,
+        "{shown}"
+    );
+}
+
+#[test]
+fn many_users_keep_file_order_across_parallel_checks() {
+    let count = 20_000;
+    let mut text = String::from("version: 1\nusers:\n");
+    for n in 0..count {
+        text.push_str(&format!(
+            "  user{n:05}:\n    emails: [user{n:05}@example.org]\n"
+        ));
+    }
+    let state = valid(&text);
+    let names: Vec<String> = state
+        .users
+        .keys()
+        .map(|name| name.as_str().to_owned())
+        .collect();
+    let expected: Vec<String> = (0..count).map(|n| format!("user{n:05}")).collect();
+    assert_eq!(names, expected);
+    // The last user clashes with the first: found although they are checked by different tasks.
+    text.push_str("  USER00000: {}\n  other: { emails: [USER19999@example.org] }\n");
+    let error = problems(&text);
+    assert_eq!(
+        kinds(&error),
+        [IssueKind::DuplicateUser, IssueKind::DuplicateEmail]
+    );
+}
+
+#[test]
+fn checking_a_huge_broken_file_stops_early() {
+    let mut text = String::from("version: 1\nusers:\n");
+    for n in 0..30_000 {
+        text.push_str(&format!("  user{n}: {{ admin: nope }}\n"));
+    }
+    let kinds = kinds(&problems(&text));
+    assert_eq!(kinds.len(), crate::manifest::de::MAX_PROBLEMS + 1);
     assert_eq!(kinds.last(), Some(&IssueKind::TooManyProblems));
 }

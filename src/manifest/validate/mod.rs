@@ -16,7 +16,10 @@ use ulid::Ulid;
 mod password;
 mod text;
 
-use super::document::Document;
+use rayon::prelude::*;
+
+use super::de::MAX_PROBLEMS;
+use super::document::{too_many_problems, Document};
 use super::error::{IssueKind, ManifestIssue};
 use super::merge::Merger;
 use super::raw::{self, Spanned};
@@ -40,20 +43,14 @@ pub(crate) fn validate(
     issues: &mut Vec<ManifestIssue>,
     merger: &mut Merger<'_>,
 ) {
-    let Document { source, raw } = document;
+    users(&document, base, options, issues, merger);
+    let Document { source, raw, .. } = document;
     let mut checker = Checker {
         source: &source,
         base,
         options,
         issues,
     };
-    let users = raw.users.unwrap_or_default();
-    merger.reserve_users(users.len());
-    for (name, user) in users {
-        if let Some((username, user)) = checker.user(name, user.unwrap_or_default()) {
-            merger.add_user(username, user);
-        }
-    }
     for token in raw.registration_tokens.unwrap_or_default() {
         if let Some((name, token)) = checker.token(token) {
             merger.add_token(name, token);
@@ -66,6 +63,60 @@ pub(crate) fn validate(
     if let Some(guards) = raw.guards {
         let origin = checker.origin(&guards.span);
         merger.set_guards(checker.guards(&guards.value), origin);
+    }
+}
+
+/// Users decoded and checked by one task.
+const USERS_PER_TASK: usize = 1024;
+
+/// Users decoded and checked in parallel before they are merged: bounds the memory held by
+/// checked users waiting for the merger.
+const USERS_PER_WAVE: usize = 8 * USERS_PER_TASK;
+
+/// Decodes and checks the users, in parallel waves, and merges them in file order.
+///
+/// Decoding stops after a wave that brought the file's problems past [`MAX_PROBLEMS`]: only the
+/// first problems are shown, and they are all in the waves already checked.
+fn users(
+    document: &Document,
+    base: &Path,
+    options: &LoadOptions,
+    issues: &mut Vec<ManifestIssue>,
+    merger: &mut Merger<'_>,
+) {
+    let entries = document.user_entries();
+    merger.reserve_users(entries.len());
+    for wave in entries.chunks(USERS_PER_WAVE) {
+        let checked: Vec<_> = wave
+            .par_chunks(USERS_PER_TASK)
+            .map(|task| {
+                let mut found = Vec::new();
+                let mut checker = Checker {
+                    source: &document.source,
+                    base,
+                    options,
+                    issues: &mut found,
+                };
+                let users: Vec<_> = task
+                    .iter()
+                    .filter_map(|&entry| {
+                        let (name, user) = document.user(entry, checker.issues)?;
+                        checker.user(name, user)
+                    })
+                    .collect();
+                (users, found)
+            })
+            .collect();
+        for (users, found) in checked {
+            issues.extend(found);
+            for (username, user) in users {
+                merger.add_user(username, user);
+            }
+        }
+        if issues.len() > MAX_PROBLEMS {
+            issues.push(too_many_problems(&document.source.name));
+            return;
+        }
     }
 }
 
