@@ -6,10 +6,9 @@
 //! manifest node that caused them.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::sync::Arc;
 
-use foldhash::{HashMap, HashMapExt};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use miette::{Diagnostic, SourceSpan};
 use rayon::prelude::*;
 use thiserror::Error;

@@ -21,7 +21,7 @@ pub(crate) fn plan_users(
     builder: &mut Builder,
     desired: &DesiredState,
     actual: &ActualState,
-    matched: &HashSet<UserId>,
+    matched: &foldhash::HashSet<UserId>,
 ) {
     let unlisted = actual
         .users

@@ -2,7 +2,7 @@
 //! renderer diffs. Building the "after" side replays the plan's changes on the "before" side,
 //! so what the reader sees is exactly what the changes do.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -87,20 +87,36 @@ fn time_or_never<S: serde::Serializer>(
 /// Groups the plan's changes per object, with before/after views.
 #[must_use]
 pub fn object_diffs<'a>(plan: &'a Plan, actual: &ActualState) -> Vec<ObjectDiff<'a>> {
-    let users: HashMap<String, &ActualUser> = actual
-        .users
+    let mut groups: IndexMap<String, Vec<&Change>> = IndexMap::new();
+    for change in &plan.changes {
+        groups.entry(change.object_key()).or_default().push(change);
+    }
+    // Only the objects the plan changes are looked up: a plan touching a few users of a large
+    // deployment indexes those few, not every user in the database.
+    let named = |kind: &str| -> HashSet<String> {
+        groups
+            .keys()
+            .filter_map(|key| key.strip_prefix(kind))
+            .map(str::to_owned)
+            .collect()
+    };
+    let (user_names, token_names) = (named("user:"), named("token:"));
+    let all_users = if user_names.is_empty() {
+        &[][..]
+    } else {
+        &actual.users[..]
+    };
+    let users: HashMap<String, &ActualUser> = all_users
         .iter()
+        .filter(|u| user_names.contains(u.username.as_str()))
         .map(|u| (format!("user:{}", u.username), u))
         .collect();
     let tokens: HashMap<String, &ActualToken> = actual
         .registration_tokens
         .iter()
+        .filter(|t| token_names.contains(t.token.as_str()))
         .map(|t| (format!("token:{}", t.token), t))
         .collect();
-    let mut groups: IndexMap<String, Vec<&Change>> = IndexMap::new();
-    for change in &plan.changes {
-        groups.entry(change.object_key()).or_default().push(change);
-    }
     groups
         .into_iter()
         .map(|(key, changes)| {
