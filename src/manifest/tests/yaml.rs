@@ -297,3 +297,50 @@ fn checking_a_huge_broken_file_stops_early() {
     assert_eq!(kinds.len(), crate::manifest::de::MAX_PROBLEMS + 1);
     assert_eq!(kinds.last(), Some(&IssueKind::TooManyProblems));
 }
+
+/// Writes a node back as flow YAML, to compare trees with what was written.
+fn flow(tree: &crate::manifest::tree::Tree, id: usize) -> String {
+    use crate::manifest::tree::NodeKind;
+    match tree.kind(id) {
+        Some(NodeKind::Scalar(scalar)) => scalar.text.to_owned(),
+        Some(NodeKind::Seq(items)) => {
+            let items: Vec<String> = items.iter().map(|&item| flow(tree, item)).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Some(NodeKind::Map(entries)) => {
+            let entries: Vec<String> = entries
+                .iter()
+                .map(|&(key, value)| format!("{}: {}", flow(tree, key), flow(tree, value)))
+                .collect();
+            format!("{{{}}}", entries.join(", "))
+        }
+        None => "?".to_owned(),
+    }
+}
+
+#[test]
+fn nested_containers_and_aliases_keep_their_children() {
+    let text = "a: &x [1, [2, 3], {k: v, l: [w]}]\nb:\n  - *x\n  - c: {d: [4]}\n    e: \"q\\tr\"\nf: *x\n";
+    let tree = crate::manifest::span::parse(text).expect("parses");
+    let root = tree.root.expect("a root");
+    let a = "[1, [2, 3], {k: v, l: [w]}]";
+    assert_eq!(
+        flow(&tree, root),
+        format!("{{a: {a}, b: [{a}, {{c: {{d: [4]}}, e: q\tr}}], f: {a}}}")
+    );
+    // Spans cover the node as written, children included.
+    let b = tree.lookup(root, "b").expect("b");
+    assert_eq!(
+        text.get(tree.span(b)),
+        Some("- *x\n  - c: {d: [4]}\n    e: \"q\\tr\"")
+    );
+    // Many keys in one mapping: duplicates are found through the key index too.
+    let mut big = String::new();
+    for n in 0..40 {
+        big.push_str(&format!("k{n}: {n}\n"));
+    }
+    big.push_str("k7: again\n");
+    let tree = crate::manifest::span::parse(&big).expect("parses");
+    assert_eq!(tree.duplicates.len(), 1);
+    assert_eq!(tree.entries(tree.root.expect("root")).len(), 40);
+}
