@@ -71,8 +71,11 @@ impl PlanIssue {
 /// they hold every user of the homeserver, and foldhash, seeded per process, is several times
 /// faster while still not letting crafted usernames be chosen to collide.
 pub(crate) struct Index<'a> {
-    /// Folded username → the users with it (almost always one; borrowed when already folded).
-    by_folded_name: HashMap<Cow<'a, str>, Vec<&'a ActualUser>>,
+    /// Folded username → the first user with it (borrowed when already folded).
+    by_folded_name: HashMap<Cow<'a, str>, &'a ActualUser>,
+    /// Folded username → every user with it, for the rare names several users share (their
+    /// spellings differ only in case): one map entry per user, no list per user.
+    shared_names: HashMap<Cow<'a, str>, Vec<&'a ActualUser>>,
     link_owners: HashMap<(ProviderId, &'a str), &'a ActualUser>,
     pub(crate) providers: HashMap<ProviderId, &'a crate::model::state::ActualProvider>,
 }
@@ -87,14 +90,21 @@ pub(crate) enum Lookup<'a> {
 impl<'a> Index<'a> {
     /// Builds the lookups over `actual`.
     pub(crate) fn new(actual: &'a ActualState) -> Self {
-        let mut by_folded_name: HashMap<Cow<'a, str>, Vec<&ActualUser>> =
+        let mut by_folded_name: HashMap<Cow<'a, str>, &ActualUser> =
             HashMap::with_capacity(actual.users.len());
+        let mut shared_names: HashMap<Cow<'a, str>, Vec<&ActualUser>> = HashMap::new();
         let mut link_owners = HashMap::new();
         for user in &actual.users {
-            by_folded_name
-                .entry(user.username.folded_cow())
-                .or_default()
-                .push(user);
+            let folded = user.username.folded_cow();
+            match by_folded_name.get(folded.as_ref()) {
+                None => {
+                    by_folded_name.insert(folded, user);
+                }
+                Some(&first) => shared_names
+                    .entry(folded)
+                    .or_insert_with(|| vec![first])
+                    .push(user),
+            }
             for link in &user.upstream_links {
                 link_owners.insert((link.provider, link.subject.as_str()), user);
             }
@@ -102,6 +112,7 @@ impl<'a> Index<'a> {
         let providers = actual.providers.iter().map(|p| (p.id, p)).collect();
         Self {
             by_folded_name,
+            shared_names,
             link_owners,
             providers,
         }
@@ -110,21 +121,20 @@ impl<'a> Index<'a> {
     /// Finds a user like MAS's `find_by_username`: one case-insensitive hit is the user; among
     /// several, only an exact spelling counts.
     pub(crate) fn find_user(&self, username: &Username) -> Lookup<'a> {
-        match self
-            .by_folded_name
-            .get(username.folded_cow().as_ref())
-            .map(Vec::as_slice)
-        {
-            None | Some([]) => Lookup::Missing,
-            Some([only]) => Lookup::Found(only),
-            Some(several) => several
-                .iter()
-                .find(|user| user.username.as_str() == username.as_str())
-                .map_or_else(
-                    || Lookup::Ambiguous(several.iter().map(|u| u.username.as_str()).collect()),
-                    |user| Lookup::Found(user),
-                ),
-        }
+        let folded = username.folded_cow();
+        let Some(&first) = self.by_folded_name.get(folded.as_ref()) else {
+            return Lookup::Missing;
+        };
+        let Some(several) = self.shared_names.get(folded.as_ref()) else {
+            return Lookup::Found(first);
+        };
+        several
+            .iter()
+            .find(|user| user.username.as_str() == username.as_str())
+            .map_or_else(
+                || Lookup::Ambiguous(several.iter().map(|u| u.username.as_str()).collect()),
+                |user| Lookup::Found(user),
+            )
     }
 
     /// Returns the user who holds the link `(provider, subject)`, if anyone does.

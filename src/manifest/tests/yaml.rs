@@ -320,7 +320,8 @@ fn flow(tree: &crate::manifest::tree::Tree, id: usize) -> String {
 
 #[test]
 fn nested_containers_and_aliases_keep_their_children() {
-    let text = "a: &x [1, [2, 3], {k: v, l: [w]}]\nb:\n  - *x\n  - c: {d: [4]}\n    e: \"q\\tr\"\nf: *x\n";
+    let text =
+        "a: &x [1, [2, 3], {k: v, l: [w]}]\nb:\n  - *x\n  - c: {d: [4]}\n    e: \"q\\tr\"\nf: *x\n";
     let tree = crate::manifest::span::parse(text).expect("parses");
     let root = tree.root.expect("a root");
     let a = "[1, [2, 3], {k: v, l: [w]}]";
