@@ -65,7 +65,8 @@ impl<'a> Merger<'a> {
         self.state.users.reserve(additional);
         self.folded.reserve(additional, |&(hash, _)| hash);
         // Most users have an address or two.
-        self.emails.reserve(additional, |&(hash, _, _)| hash);
+        self.emails
+            .reserve(additional.saturating_mul(3) / 2, |&(hash, _, _)| hash);
     }
 
     /// Takes `prune` from a file, unless another file set it differently.

@@ -24,6 +24,7 @@ use super::error::{IssueKind, ManifestIssue};
 use super::merge::Merger;
 use super::raw::{self, Spanned};
 use super::tree::label_span;
+use super::tree::NodeId;
 use super::{email, LoadOptions};
 use crate::model::state::{
     DesiredLink, DesiredToken, DesiredUser, Guards, Prune, PruneTokens, PruneUsers,
@@ -75,8 +76,9 @@ const USERS_PER_WAVE: usize = 8 * USERS_PER_TASK;
 
 /// Decodes and checks the users, in parallel waves, and merges them in file order.
 ///
-/// Decoding stops after a wave that brought the file's problems past [`MAX_PROBLEMS`]: only the
-/// first problems are shown, and they are all in the waves already checked.
+/// Merging is sequential, so it overlaps with the next wave: while the merger takes wave `n`,
+/// the other cores check wave `n + 1`. Decoding stops once the problems merged so far pass
+/// [`MAX_PROBLEMS`]: only the first problems are shown, and later waves only hold later ones.
 fn users(
     document: &Document,
     base: &Path,
@@ -86,36 +88,59 @@ fn users(
 ) {
     let entries = document.user_entries();
     merger.reserve_users(entries.len());
+    let mut checked = Vec::new();
     for wave in entries.chunks(USERS_PER_WAVE) {
-        let checked: Vec<_> = wave
-            .par_chunks(USERS_PER_TASK)
-            .map(|task| {
-                let mut found = Vec::new();
-                let mut checker = Checker {
-                    source: &document.source,
-                    base,
-                    options,
-                    issues: &mut found,
-                };
-                let users: Vec<_> = task
-                    .iter()
-                    .filter_map(|&entry| {
-                        let (name, user) = document.user(entry, checker.issues)?;
-                        checker.user(name, user)
-                    })
-                    .collect();
-                (users, found)
-            })
-            .collect();
-        for (users, found) in checked {
-            issues.extend(found);
-            for (username, user) in users {
-                merger.add_user(username, user);
-            }
-        }
+        let merging = std::mem::take(&mut checked);
+        let (next, ()) = rayon::join(
+            || check_wave(document, base, options, wave),
+            || merge_wave(merging, issues, merger),
+        );
+        checked = next;
         if issues.len() > MAX_PROBLEMS {
             issues.push(too_many_problems(&document.source.name));
             return;
+        }
+    }
+    merge_wave(checked, issues, merger);
+}
+
+/// What one task of a wave found: the users that passed, and the problems.
+type Checked = (Vec<(Username, DesiredUser)>, Vec<ManifestIssue>);
+
+/// Decodes and checks one wave of user entries, a task per [`USERS_PER_TASK`] users.
+fn check_wave(
+    document: &Document,
+    base: &Path,
+    options: &LoadOptions,
+    wave: &[(NodeId, NodeId)],
+) -> Vec<Checked> {
+    wave.par_chunks(USERS_PER_TASK)
+        .map(|task| {
+            let mut found = Vec::new();
+            let mut checker = Checker {
+                source: &document.source,
+                base,
+                options,
+                issues: &mut found,
+            };
+            let users = task
+                .iter()
+                .filter_map(|&entry| {
+                    let (name, user) = document.user(entry, checker.issues)?;
+                    checker.user(name, user)
+                })
+                .collect();
+            (users, found)
+        })
+        .collect()
+}
+
+/// Hands a checked wave to the merger, in file order.
+fn merge_wave(wave: Vec<Checked>, issues: &mut Vec<ManifestIssue>, merger: &mut Merger<'_>) {
+    for (users, found) in wave {
+        issues.extend(found);
+        for (username, user) in users {
+            merger.add_user(username, user);
         }
     }
 }
