@@ -71,46 +71,28 @@ impl<'a> Merger<'a> {
 
     /// Takes `prune` from a file, unless another file set it differently.
     pub(crate) fn set_prune(&mut self, prune: Prune, origin: Origin) {
-        match &self.prune {
-            None => {
-                self.state.prune = prune;
-                self.prune = Some(origin);
-            }
-            Some(first) if prune != self.state.prune => {
-                let message = "`prune` is set differently in two places".to_owned();
-                let issue = duplicate(
-                    IssueKind::ConflictingSetting,
-                    message,
-                    &origin,
-                    first,
-                    SETTING_HELP,
-                );
-                self.issues.push(issue);
-            }
-            Some(_) => {}
-        }
+        let current = &mut self.state.prune;
+        set_once(
+            "prune",
+            current,
+            &mut self.prune,
+            prune,
+            origin,
+            self.issues,
+        );
     }
 
     /// Takes `guards` from a file, unless another file set them differently.
     pub(crate) fn set_guards(&mut self, guards: Guards, origin: Origin) {
-        match &self.guards {
-            None => {
-                self.state.guards = guards;
-                self.guards = Some(origin);
-            }
-            Some(first) if guards != self.state.guards => {
-                let message = "`guards` is set differently in two places".to_owned();
-                let issue = duplicate(
-                    IssueKind::ConflictingSetting,
-                    message,
-                    &origin,
-                    first,
-                    SETTING_HELP,
-                );
-                self.issues.push(issue);
-            }
-            Some(_) => {}
-        }
+        let current = &mut self.state.guards;
+        set_once(
+            "guards",
+            current,
+            &mut self.guards,
+            guards,
+            origin,
+            self.issues,
+        );
     }
 
     /// Adds a user, unless a user of the same (case-folded) name is already there.
@@ -248,6 +230,35 @@ impl<'a> Merger<'a> {
             return;
         }
         self.state.registration_tokens.insert(name, token);
+    }
+}
+
+/// Sets a whole-manifest setting the first time; a later file may only repeat it.
+fn set_once<T: PartialEq>(
+    name: &str,
+    current: &mut T,
+    set_at: &mut Option<Origin>,
+    value: T,
+    origin: Origin,
+    issues: &mut Vec<ManifestIssue>,
+) {
+    match set_at {
+        None => {
+            *current = value;
+            *set_at = Some(origin);
+        }
+        Some(first) if value != *current => {
+            let message = format!("`{name}` is set differently in two places");
+            let issue = duplicate(
+                IssueKind::ConflictingSetting,
+                message,
+                &origin,
+                first,
+                SETTING_HELP,
+            );
+            issues.push(issue);
+        }
+        Some(_) => {}
     }
 }
 
