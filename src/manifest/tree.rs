@@ -258,3 +258,6 @@ pub(crate) fn label_span(text: &str, span: &Range<usize>) -> Range<usize> {
     let first_line = slice.split('\n').next().unwrap_or_default();
     start..start + first_line.trim_end().len()
 }
+
+// The module docs promise small nodes: a large manifest has millions of them.
+const _: () = assert!(std::mem::size_of::<Node>() <= 20);
