@@ -2,7 +2,8 @@
 //!
 //! It parses what the client really sends (request line, headers, body), records every
 //! request, answers from a script per request, and counts how many requests it is serving at
-//! once. Nothing of reqwest is mocked.
+//! once. Nothing of reqwest is mocked. The integration tests include this file too (by path, as
+//! `tests/it/common/homeserver.rs`), so that there is one such server.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,39 +15,39 @@ use tokio::task::{JoinHandle, JoinSet};
 
 /// One request as the server received it.
 #[derive(Debug, Clone)]
-pub(super) struct Request {
-    pub(super) method: String,
+pub(crate) struct Request {
+    pub(crate) method: String,
     /// Path and query, as on the request line.
-    pub(super) target: String,
+    pub(crate) target: String,
     /// Header names are lower-cased.
-    pub(super) headers: Vec<(String, String)>,
-    pub(super) body: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
 }
 
 impl Request {
-    pub(super) fn path(&self) -> &str {
+    pub(crate) fn path(&self) -> &str {
         self.target.split('?').next().unwrap_or_default()
     }
 
-    pub(super) fn query(&self) -> Option<&str> {
+    pub(crate) fn query(&self) -> Option<&str> {
         self.target.split_once('?').map(|(_, query)| query)
     }
 
-    pub(super) fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
     }
 
-    pub(super) fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).expect("the request body is JSON")
     }
 }
 
 /// What the server does with one request.
 #[derive(Debug, Clone)]
-pub(super) enum Reply {
+pub(crate) enum Reply {
     /// Answers after `delay`.
     Answer {
         status: u16,
@@ -62,11 +63,11 @@ pub(super) enum Reply {
 }
 
 impl Reply {
-    pub(super) fn json(status: u16, body: &serde_json::Value) -> Self {
+    pub(crate) fn json(status: u16, body: &serde_json::Value) -> Self {
         Self::text(status, &body.to_string())
     }
 
-    pub(super) fn text(status: u16, body: &str) -> Self {
+    pub(crate) fn text(status: u16, body: &str) -> Self {
         Self::Answer {
             status,
             body: body.to_owned(),
@@ -74,14 +75,14 @@ impl Reply {
         }
     }
 
-    pub(super) fn matrix_error(status: u16, errcode: &str, error: &str) -> Self {
+    pub(crate) fn matrix_error(status: u16, errcode: &str, error: &str) -> Self {
         Self::json(
             status,
             &serde_json::json!({ "errcode": errcode, "error": error }),
         )
     }
 
-    pub(super) fn delayed(self, by: Duration) -> Self {
+    pub(crate) fn delayed(self, by: Duration) -> Self {
         match self {
             Self::Answer { status, body, .. } => Self::Answer {
                 status,
@@ -103,14 +104,14 @@ struct Record {
 }
 
 /// The running server; it stops (with every connection) when dropped.
-pub(super) struct TestServer {
+pub(crate) struct TestServer {
     port: u16,
     record: Arc<Record>,
     task: JoinHandle<()>,
 }
 
 impl TestServer {
-    pub(super) async fn start(script: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Self {
+    pub(crate) async fn start(script: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("local address").port();
         let record = Arc::new(Record::default());
@@ -120,15 +121,15 @@ impl TestServer {
     }
 
     /// Returns `http://127.0.0.1:<port>` followed by `path` (`/`, `/prefix/`, …).
-    pub(super) fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    pub(super) fn requests(&self) -> Vec<Request> {
+    pub(crate) fn requests(&self) -> Vec<Request> {
         self.record.requests.lock().expect("lock").clone()
     }
 
-    pub(super) fn only_request(&self) -> Request {
+    pub(crate) fn only_request(&self) -> Request {
         let requests = self.requests();
         assert_eq!(
             requests.len(),
@@ -138,7 +139,7 @@ impl TestServer {
         requests.into_iter().next().expect("one request")
     }
 
-    pub(super) fn max_in_flight(&self) -> usize {
+    pub(crate) fn max_in_flight(&self) -> usize {
         self.record.max_in_flight.load(Ordering::SeqCst)
     }
 }
