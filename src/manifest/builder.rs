@@ -353,7 +353,9 @@ impl Builder {
                             let hash = hasher.hash_one(text);
                             index.insert_unique(hash, (hash, key), rehash);
                         }
-                        (index @ None, _) if pending_entries.len() - *base > INDEXED_FROM => {
+                        (index @ None, _)
+                            if pending_entries.len().saturating_sub(*base) > INDEXED_FROM =>
+                        {
                             let entries = pending_entries.get(*base..).unwrap_or_default();
                             let mut table = HashTable::with_capacity(entries.len() * 2);
                             for &(k, _) in entries {
