@@ -3,8 +3,9 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use foldhash::{HashMap, HashMapExt};
+use foldhash::HashMap;
 
+use super::folded::UsersByFolded;
 use super::planner::{Builder, PlanIssue};
 use super::{Change, UserRef};
 use crate::model::state::{ActualState, ActualUser, DesiredState, DesiredUser};
@@ -124,13 +125,15 @@ pub(crate) fn check_taken(builder: &mut Builder, desired: &DesiredState, actual:
             _ => None,
         })
         .collect();
-    let holders = Holders::new(actual, &released);
+    let holders = holders(actual, &released);
     let mut issues = Vec::new();
     // Built on the first conflict only: most plans have none, and it costs a pass over users.
     let mut by_folded_name: Option<HashMap<String, &DesiredUser>> = None;
     for (username, id, email) in builder.changes.iter().flat_map(additions) {
         let Some(holder) = holders
-            .of(&email.folded_cow())
+            .get(&email.folded_cow())
+            .iter()
+            .copied()
             .find(|user| Some(user.id) != id)
         else {
             continue;
@@ -163,43 +166,14 @@ pub(crate) fn check_taken(builder: &mut Builder, desired: &DesiredState, actual:
 }
 
 /// Who holds each address in the database (case-folded), leaving out the rows the plan removes.
-///
-/// Nearly every address has one holder, so the common case is one map entry with no list;
-/// addresses held by several users (or twice by one) also get the full list, in database order.
-struct Holders<'a> {
-    first: HashMap<Cow<'a, str>, &'a ActualUser>,
-    shared: HashMap<Cow<'a, str>, Vec<&'a ActualUser>>,
-}
-
-impl<'a> Holders<'a> {
-    fn new(actual: &'a ActualState, released: &HashSet<ulid::Ulid>) -> Self {
-        let mut first: HashMap<Cow<'a, str>, &ActualUser> =
-            HashMap::with_capacity(actual.users.len() * 2);
-        let mut shared: HashMap<Cow<'a, str>, Vec<&ActualUser>> = HashMap::new();
-        for user in &actual.users {
-            for row in user.emails.iter().filter(|row| !released.contains(&row.id)) {
-                let folded = row.email.folded_cow();
-                match first.get(folded.as_ref()) {
-                    None => {
-                        first.insert(folded, user);
-                    }
-                    Some(holder) => shared
-                        .entry(folded)
-                        .or_insert_with(|| vec![*holder])
-                        .push(user),
-                }
-            }
-        }
-        Self { first, shared }
-    }
-
-    /// The users holding the folded address `folded`.
-    fn of<'s>(&'s self, folded: &str) -> Box<dyn Iterator<Item = &'a ActualUser> + 's> {
-        match self.shared.get(folded) {
-            Some(users) => Box::new(users.iter().copied()),
-            None => Box::new(self.first.get(folded).copied().into_iter()),
+fn holders<'a>(actual: &'a ActualState, released: &HashSet<ulid::Ulid>) -> UsersByFolded<'a> {
+    let mut holders = UsersByFolded::with_capacity(actual.users.len() * 2);
+    for user in &actual.users {
+        for row in user.emails.iter().filter(|row| !released.contains(&row.id)) {
+            holders.add(row.email.folded_cow(), user);
         }
     }
+    holders
 }
 
 /// Notes, once per address and in database order, addresses that several users already hold
@@ -208,9 +182,9 @@ fn note_shared(
     builder: &mut Builder,
     desired: &DesiredState,
     actual: &ActualState,
-    holders: &Holders<'_>,
+    holders: &UsersByFolded<'_>,
 ) {
-    if holders.shared.is_empty() {
+    if !holders.has_shared() {
         return;
     }
     let managed: HashSet<String> = desired
@@ -222,9 +196,7 @@ fn note_shared(
     let mut noted = HashSet::new();
     for row in actual.users.iter().flat_map(|user| &user.emails) {
         let folded = row.email.folded_cow();
-        let Some(users) = holders.shared.get(folded.as_ref()) else {
-            continue;
-        };
+        let users = holders.get(folded.as_ref());
         let mut names: Vec<&str> = users.iter().map(|user| user.username.as_str()).collect();
         names.dedup();
         if names.len() < 2

@@ -10,6 +10,7 @@ mod emails;
 pub mod emergency;
 mod facts;
 mod fingerprint;
+mod folded;
 mod guards;
 mod passwords;
 mod planner;

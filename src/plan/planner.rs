@@ -5,7 +5,6 @@
 //! unknown provider, a subject linked to someone else) are all collected and reported at the
 //! manifest node that caused them.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
@@ -14,6 +13,7 @@ use rayon::prelude::*;
 use thiserror::Error;
 
 use super::fingerprint::Basis;
+use super::folded::UsersByFolded;
 use super::{prune, tokens, users, Facts, Plan};
 
 use crate::model::state::{ActualState, ActualUser, DesiredState, DesiredUser};
@@ -71,11 +71,8 @@ impl PlanIssue {
 /// they hold every user of the homeserver, and foldhash, seeded per process, is several times
 /// faster while still not letting crafted usernames be chosen to collide.
 pub(crate) struct Index<'a> {
-    /// Folded username → the first user with it (borrowed when already folded).
-    by_folded_name: HashMap<Cow<'a, str>, &'a ActualUser>,
-    /// Folded username → every user with it, for the rare names several users share (their
-    /// spellings differ only in case): one map entry per user, no list per user.
-    shared_names: HashMap<Cow<'a, str>, Vec<&'a ActualUser>>,
+    /// Users by folded username (almost always one; borrowed when already folded).
+    by_folded_name: UsersByFolded<'a>,
     link_owners: HashMap<(ProviderId, &'a str), &'a ActualUser>,
     pub(crate) providers: HashMap<ProviderId, &'a crate::model::state::ActualProvider>,
 }
@@ -90,21 +87,10 @@ pub(crate) enum Lookup<'a> {
 impl<'a> Index<'a> {
     /// Builds the lookups over `actual`.
     pub(crate) fn new(actual: &'a ActualState) -> Self {
-        let mut by_folded_name: HashMap<Cow<'a, str>, &ActualUser> =
-            HashMap::with_capacity(actual.users.len());
-        let mut shared_names: HashMap<Cow<'a, str>, Vec<&ActualUser>> = HashMap::new();
+        let mut by_folded_name = UsersByFolded::with_capacity(actual.users.len());
         let mut link_owners = HashMap::new();
         for user in &actual.users {
-            let folded = user.username.folded_cow();
-            match by_folded_name.get(folded.as_ref()) {
-                None => {
-                    by_folded_name.insert(folded, user);
-                }
-                Some(&first) => shared_names
-                    .entry(folded)
-                    .or_insert_with(|| vec![first])
-                    .push(user),
-            }
+            by_folded_name.add(user.username.folded_cow(), user);
             for link in &user.upstream_links {
                 link_owners.insert((link.provider, link.subject.as_str()), user);
             }
@@ -112,7 +98,6 @@ impl<'a> Index<'a> {
         let providers = actual.providers.iter().map(|p| (p.id, p)).collect();
         Self {
             by_folded_name,
-            shared_names,
             link_owners,
             providers,
         }
@@ -121,20 +106,17 @@ impl<'a> Index<'a> {
     /// Finds a user like MAS's `find_by_username`: one case-insensitive hit is the user; among
     /// several, only an exact spelling counts.
     pub(crate) fn find_user(&self, username: &Username) -> Lookup<'a> {
-        let folded = username.folded_cow();
-        let Some(&first) = self.by_folded_name.get(folded.as_ref()) else {
-            return Lookup::Missing;
-        };
-        let Some(several) = self.shared_names.get(folded.as_ref()) else {
-            return Lookup::Found(first);
-        };
-        several
-            .iter()
-            .find(|user| user.username.as_str() == username.as_str())
-            .map_or_else(
-                || Lookup::Ambiguous(several.iter().map(|u| u.username.as_str()).collect()),
-                |user| Lookup::Found(user),
-            )
+        match self.by_folded_name.get(username.folded_cow().as_ref()) {
+            [] => Lookup::Missing,
+            [only] => Lookup::Found(only),
+            several => several
+                .iter()
+                .find(|user| user.username.as_str() == username.as_str())
+                .map_or_else(
+                    || Lookup::Ambiguous(several.iter().map(|u| u.username.as_str()).collect()),
+                    |user| Lookup::Found(user),
+                ),
+        }
     }
 
     /// Returns the user who holds the link `(provider, subject)`, if anyone does.
