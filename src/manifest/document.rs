@@ -198,14 +198,14 @@ fn missing_version(tree: &Tree, root: NodeId, source: &Arc<SourceFile>) -> Optio
     match tree.lookup(root, "version") {
         Some(value) if !is_null(tree, value) => None,
         Some(value) => {
-            let at = node_span(tree, value).start;
+            let at = tree.span(value).start;
             let issue = ManifestIssue::new(IssueKind::MissingVersion, "`version` has no value")
                 .located(source, at..at, None)
                 .help("write `version: 1`");
             Some(issue)
         }
         None => {
-            let start = label_span(&source.text, &node_span(tree, root)).start;
+            let start = label_span(&source.text, &tree.span(root)).start;
             let issue =
                 ManifestIssue::new(IssueKind::MissingVersion, "the manifest has no `version`")
                     .located(source, start..start, None)
@@ -220,10 +220,6 @@ fn is_null(tree: &Tree, id: NodeId) -> bool {
         .is_some_and(|scalar| scalar::resolve(&scalar) == Ok(scalar::Resolved::Null))
 }
 
-fn node_span(tree: &Tree, id: NodeId) -> std::ops::Range<usize> {
-    tree.span(id)
-}
-
 fn problem_issue(
     tree: &Tree,
     root: NodeId,
@@ -236,7 +232,7 @@ fn problem_issue(
         ProblemKind::InvalidValue => (IssueKind::InvalidValue, "invalid value"),
         ProblemKind::MissingField => (IssueKind::MissingField, "in this mapping"),
     };
-    let span = label_span(&source.text, &node_span(tree, problem.node));
+    let span = label_span(&source.text, &tree.span(problem.node));
     let mut issue = ManifestIssue::new(kind, problem.message.clone()).located(
         source,
         span,
@@ -276,8 +272,8 @@ fn duplicate_keys(
                 format!("`{key}` appears twice in the same mapping"),
             )
         };
-        let second = label_span(&source.text, &node_span(tree, duplicate.second));
-        let first = label_span(&source.text, &node_span(tree, duplicate.first));
+        let second = label_span(&source.text, &tree.span(duplicate.second));
+        let first = label_span(&source.text, &tree.span(duplicate.first));
         let issue = ManifestIssue::new(kind, message)
             .located(source, second, Some("defined again here".to_owned()))
             .also(first, "first defined here")
@@ -345,7 +341,7 @@ fn masked(text: String, tree: Option<&Tree>) -> String {
         for &(key, value) in &tree.entries {
             let is_scalar = tree.scalar(value).is_some();
             if is_scalar && matches!(tree.text(key), Some("password" | "hash")) {
-                secrets.push(node_span(tree, value));
+                secrets.push(tree.span(value));
             }
         }
     }

@@ -97,12 +97,13 @@ impl<'a> Merger<'a> {
 
     /// Adds a user, unless a user of the same (case-folded) name is already there.
     pub(crate) fn add_user(&mut self, username: Username, user: DesiredUser) {
-        let hash = self.hasher.hash_one(username.folded_cow().as_ref());
+        let folded = username.folded_cow();
+        let hash = self.hasher.hash_one(folded.as_ref());
         let users = &self.state.users;
         let first = self.folded.find(hash, |&(_, at)| {
             users
                 .get_index(at)
-                .is_some_and(|(name, _)| name.folded_cow() == username.folded_cow())
+                .is_some_and(|(name, _)| name.folded_cow() == folded)
         });
         if let Some((name, first)) = first.and_then(|&(_, at)| users.get_index(at)) {
             let message = if *name == username {
